@@ -1,0 +1,139 @@
+"""Every option that shapes a video, in one frozen dataclass checked before any work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+from .errors import ConfigError
+
+SIZE_PRESETS: dict[str, tuple[int, int]] = {
+    "9:16": (1080, 1920),
+    "1:1": (1080, 1080),
+    "16:9": (1920, 1080),
+}
+FPS_CHOICES = (24, 25, 30, 50, 60)
+FITS = ("contain", "cover")
+EASES = ("linear", "in-out")
+X264_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+)
+SLOTS_RANGE = (1, 50)
+ZOOM_RANGE = (1.25, 4.0)
+SIDE_RANGE_PX = (64, 4096)
+
+Fit = Literal["contain", "cover"]
+Ease = Literal["linear", "in-out"]
+
+# The fields that shape the outpainted slots. Everything else (timing, easing, sound,
+# encoding) only changes the render, so cached slots stay valid when it changes.
+CHAIN_FIELDS = ("width_px", "height_px", "slots", "zoom_per_slot", "fit", "engine", "seed")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`'9:16'`, `'1:1'`, `'16:9'` or `'WxH'` → (width, height) in pixels."""
+    if text in SIZE_PRESETS:
+        return SIZE_PRESETS[text]
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if match is None:
+        raise ConfigError(
+            f"size should be one of {', '.join(SIZE_PRESETS)} or WxH (e.g. 1080x1920) but is {text!r}"
+        )
+    return int(match[1]), int(match[2])
+
+
+@dataclass(frozen=True)
+class Config:
+    """Options of one video. Sizes in pixels, times in seconds.
+
+    Raises `ConfigError` naming the option and its value as soon as one is out of range.
+    """
+
+    width_px: int = 1080
+    height_px: int = 1920
+    slots: int = 12
+    zoom_per_slot: float = 2.0
+    seconds_per_slot: float = 1.5
+    fps: int = 30
+    hold_start_s: float = 0.5
+    hold_end_s: float = 1.0
+    fit: Fit = "contain"
+    ease: Ease = "linear"
+    engine: str = "classic"
+    seed: int = 0
+    sound: str = "none"
+    crf: int = 20
+    x264_preset: str = "veryfast"
+
+    def __post_init__(self) -> None:
+        for name in ("width_px", "height_px"):
+            value = getattr(self, name)
+            _check_int(name, value)
+            lo, hi = SIDE_RANGE_PX
+            if not lo <= value <= hi or value % 2:
+                raise ConfigError(f"{name} should be an even number in [{lo}, {hi}] but is {value}")
+        _check_int("slots", self.slots)
+        if not SLOTS_RANGE[0] <= self.slots <= SLOTS_RANGE[1]:
+            raise ConfigError(f"slots should be in [{SLOTS_RANGE[0]}, {SLOTS_RANGE[1]}] but is {self.slots}")
+        _check_float("zoom_per_slot", self.zoom_per_slot, *ZOOM_RANGE)
+        _check_float("seconds_per_slot", self.seconds_per_slot, 0.1, 60.0)
+        _check_float("hold_start_s", self.hold_start_s, 0.0, 60.0)
+        _check_float("hold_end_s", self.hold_end_s, 0.0, 60.0)
+        _check_int("fps", self.fps)
+        if self.fps not in FPS_CHOICES:
+            raise ConfigError(f"fps should be one of {', '.join(map(str, FPS_CHOICES))} but is {self.fps}")
+        _check_choice("fit", self.fit, FITS)
+        _check_choice("ease", self.ease, EASES)
+        _check_int("seed", self.seed)
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed should be in [0, 2**32) but is {self.seed}")
+        _check_int("crf", self.crf)
+        if not 0 <= self.crf <= 51:
+            raise ConfigError(f"crf should be in [0, 51] but is {self.crf}")
+        _check_choice("x264_preset", self.x264_preset, X264_PRESETS)
+        if not isinstance(self.sound, str) or not self.sound:
+            raise ConfigError(f"sound should be 'none' or an audio file path but is {self.sound!r}")
+
+    @classmethod
+    def from_size(cls, size: str, **options: object) -> Config:
+        width_px, height_px = parse_size(size)
+        return cls(width_px=width_px, height_px=height_px, **options)  # type: ignore[arg-type]
+
+    @property
+    def sound_path(self) -> Path | None:
+        return None if self.sound == "none" else Path(self.sound)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def chain_key(self, photo_sha256s: list[str]) -> str:
+        """Cache key of the slots: the photos and every option that shaped them."""
+        shaping = {name: getattr(self, name) for name in CHAIN_FIELDS}
+        blob = json.dumps({"photos": photo_sha256s, **shaping}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def config_field_names() -> list[str]:
+    return [f.name for f in fields(Config)]
+
+
+def _check_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} should be an integer but is {value!r}")
+
+
+def _check_float(name: str, value: object, lo: float, hi: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} should be a finite number but is {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} should be in [{lo}, {hi}] but is {value}")
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} should be one of {', '.join(choices)} but is {value!r}")

@@ -1,0 +1,166 @@
+"""H.264 + AAC MP4 through PyAV, streamed frame by frame, written atomically."""
+
+from __future__ import annotations
+
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+from av.video.reformatter import Colorspace, ColorRange
+
+from .plan import AUDIO_RATE_HZ
+
+AAC_FRAME_SAMPLES = 1024
+BT709 = 1  # ITU-T H.273 code point for BT.709 primaries, transfer and matrix
+QUEUE_FRAMES = 4  # frames waiting for the encoder: bounds memory whatever the video length
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    width_px: int
+    height_px: int
+    fps: int
+    crf: int = 20
+    x264_preset: str = "veryfast"
+    metadata: tuple[tuple[str, str], ...] = ()
+
+
+class Mp4Writer:
+    """Write frames (and an optional sound track) to `path`; the file appears only when complete.
+
+    Frames are converted and encoded on a worker thread while the caller renders the next
+    ones; a bounded queue keeps memory flat. Audio packets are interleaved with the video.
+
+    Parameters
+    ----------
+    path : Path
+        Final `.mp4` path; a temporary file beside it is renamed onto it by `close()`.
+    settings : EncodeSettings
+    audio : (samples, 2) float32 ndarray or None
+        48 kHz stereo in [-1, 1], as long as the video.
+    """
+
+    def __init__(self, path: Path, settings: EncodeSettings, audio: np.ndarray | None = None) -> None:
+        self.path = path
+        self.settings = settings
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.mp4", dir=path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._container = av.open(str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"})
+        for key, value in settings.metadata:
+            self._container.metadata[key] = value
+        self._video = self._add_video_stream()
+        self._audio = audio
+        self._audio_stream = self._add_audio_stream() if audio is not None else None
+        self._audio_cursor = 0
+        self._frames_in = 0
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._error: BaseException | None = None
+        self._worker = threading.Thread(target=self._encode_loop, name="zoomout-encoder", daemon=True)
+        self._worker.start()
+
+    def _add_video_stream(self) -> av.VideoStream:
+        s = self.settings
+        stream = self._container.add_stream("libx264", rate=s.fps)
+        stream.width, stream.height, stream.pix_fmt = s.width_px, s.height_px, "yuv420p"
+        stream.options = {"crf": str(s.crf), "preset": s.x264_preset}
+        ctx = stream.codec_context
+        ctx.color_primaries = ctx.color_trc = ctx.colorspace = BT709
+        ctx.color_range = ColorRange.MPEG
+        return stream
+
+    def _add_audio_stream(self) -> av.AudioStream:
+        stream = self._container.add_stream("aac", rate=AUDIO_RATE_HZ)
+        stream.layout = "stereo"
+        stream.bit_rate = 192_000
+        return stream
+
+    def write(self, frame: np.ndarray) -> None:
+        """Queue one (height, width, 3) uint8 RGB frame."""
+        if self._error is not None:
+            raise self._error
+        expected = (self.settings.height_px, self.settings.width_px, 3)
+        if frame.shape != expected or frame.dtype != np.uint8:
+            raise ValueError(f"frame should be {expected} uint8 but is {frame.shape} {frame.dtype}")
+        self._queue.put(frame)
+
+    def write_all(self, frames: Iterable[np.ndarray]) -> int:
+        count = 0
+        for frame in frames:
+            self.write(frame)
+            count += 1
+        return count
+
+    def _encode_loop(self) -> None:
+        try:
+            while (frame := self._queue.get()) is not None:
+                video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+                    format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+                )
+                video_frame.pts = self._frames_in
+                self._frames_in += 1
+                self._container.mux(self._video.encode(video_frame))
+                self._mux_audio_until(self._frames_in * AUDIO_RATE_HZ // self.settings.fps)
+        except BaseException as error:  # handed to the caller's thread
+            self._error = error
+            while self._queue.get() is not None:  # unblock a producer waiting on a full queue
+                pass
+
+    def _mux_audio_until(self, sample: int) -> None:
+        if self._audio_stream is None or self._audio is None:
+            return
+        end = min(sample, len(self._audio))
+        while self._audio_cursor + AAC_FRAME_SAMPLES <= end or (
+            end == len(self._audio) and self._audio_cursor < end
+        ):
+            chunk = self._audio[self._audio_cursor : self._audio_cursor + AAC_FRAME_SAMPLES]
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(chunk.T, dtype=np.float32), format="fltp", layout="stereo"
+            )
+            frame.sample_rate = AUDIO_RATE_HZ
+            frame.pts = self._audio_cursor
+            self._audio_cursor += len(chunk)
+            self._container.mux(self._audio_stream.encode(frame))
+
+    def close(self) -> Path:
+        """Flush both encoders, finish the file and move it into place."""
+        self._queue.put(None)
+        self._worker.join()
+        if self._error is not None:
+            raise self._error
+        self._container.mux(self._video.encode(None))
+        if self._audio_stream is not None:
+            self._mux_audio_until(len(self._audio))
+            self._container.mux(self._audio_stream.encode(None))
+        self._container.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Stop and delete the temporary file; the final path is never touched."""
+        if self._worker.is_alive():
+            self._queue.put(None)
+            self._worker.join()
+        try:
+            self._container.close()
+        except Exception:  # the container may be half-initialised; the file goes anyway
+            pass
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> Mp4Writer:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
