@@ -1,0 +1,46 @@
+"""Shared fixtures: small real photos and a deterministic test engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from zoomout.engines import Engine
+
+EXAMPLE_CAT = Path(__file__).resolve().parents[1] / "examples" / "cat.png"
+
+
+class SmoothNoiseEngine(Engine):
+    """Fills the ring with seeded, band-limited noise: rich texture, cheap, deterministic."""
+
+    name = "smooth-noise"
+    summary = "test engine"
+
+    def _outpaint(self, image, mask, *, seed, slot):
+        rng = np.random.default_rng(seed)
+        h, w = mask.shape
+        noise = rng.integers(0, 256, size=(h // 4 + 2, w // 4 + 2, 3), dtype=np.uint8)
+        return cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.fixture(scope="session")
+def noise_engine() -> Engine:
+    return SmoothNoiseEngine()
+
+
+@pytest.fixture(scope="session")
+def cat_pixels() -> np.ndarray:
+    """The bundled example photo, (300, 451, 3) uint8."""
+    return np.asarray(Image.open(EXAMPLE_CAT).convert("RGB"))
+
+
+@pytest.fixture
+def small_cat(tmp_path) -> Path:
+    """The example cat at 1/3 size, as a JPEG file."""
+    path = tmp_path / "cat small.jpg"
+    Image.open(EXAMPLE_CAT).convert("RGB").resize((150, 100)).save(path, quality=92)
+    return path

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from zoomout.chain import build_chain, fit_photo, save_slots, shrink_slot
+from zoomout.engines import create_engine
+from zoomout.geometry import axis_coverage, place
+
+
+def test_axis_coverage_is_exact_for_fractional_edges():
+    cover = axis_coverage(src_len=4, dst_len=6, scale=0.75, offset=1.25)  # covers [1.25, 4.25)
+    np.testing.assert_allclose(cover, [0, 0.75, 1, 1, 0.25, 0])
+
+
+def test_place_downscale_preserves_mean_and_is_antialiased():
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::2] = 255  # one-pixel stripes alias badly without a prefilter
+    placed, coverage = place(stripes, (32, 32), 0.5, (0.0, 0.0))
+    assert (coverage == 1).all()
+    assert np.abs(placed.astype(int) - 128).max() <= 1
+
+
+@pytest.mark.parametrize("zoom", [1.25, 1.7, 2.0, 3.3, 4.0])
+@pytest.mark.parametrize("size", [(64, 112), (90, 160), (101, 77)])
+def test_shrink_centre_is_exact_and_centred(zoom, size):
+    h, w = size
+    rng = np.random.default_rng(0)
+    slot = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    shrunk, unknown = shrink_slot(slot, zoom)
+    known_rows = np.flatnonzero(~unknown.all(axis=1))
+    known_cols = np.flatnonzero(~unknown.all(axis=0))
+    # the known block is centred: equal margins up to the one partly covered pixel per side
+    assert abs(known_rows[0] - (h - 1 - known_rows[-1])) <= 1
+    assert abs(known_cols[0] - (w - 1 - known_cols[-1])) <= 1
+    # and its size is the exact shrunk size, minus partly covered pixels
+    assert h / zoom - 2 <= len(known_rows) <= h / zoom
+    # the mean colour of the shrunk slot equals the original (area-preserving resample)
+    np.testing.assert_allclose(shrunk[~unknown].mean(axis=0), slot.reshape(-1, 3).mean(axis=0), atol=6)
+
+
+def test_fit_contain_keeps_whole_photo_and_cover_fills(cat_pixels):
+    image, unknown = fit_photo(cat_pixels, 180, 320, "contain")
+    assert image.shape == (320, 180, 3)
+    rows = np.flatnonzero(~unknown.any(axis=1))
+    assert rows.size == pytest.approx(180 * 300 / 451, abs=2)  # landscape photo: a band across the middle
+    assert unknown[0].all() and unknown[-1].all()
+    image, unknown = fit_photo(cat_pixels, 180, 320, "cover")
+    assert not unknown.any()
+
+
+def test_chain_invariant_centre_equals_shrunk_previous(cat_pixels, noise_engine):
+    stack = build_chain(
+        cat_pixels, width_px=96, height_px=160, slots=4, zoom_per_slot=2.0, fit="cover", engine=noise_engine, seed=3
+    )
+    assert len(stack.images) == len(stack.masks) == 5
+    assert not stack.masks[0].any()
+    for k in range(4):
+        shrunk, unknown = shrink_slot(stack.images[k], 2.0)
+        np.testing.assert_array_equal(unknown, stack.masks[k + 1])
+        np.testing.assert_array_equal(stack.images[k + 1][~unknown], shrunk[~unknown])
+    assert stack.generated_fractions[1] == pytest.approx(0.75, abs=0.03)
+
+
+def test_chain_reports_progress_and_is_deterministic(cat_pixels):
+    calls = []
+    kwargs = dict(width_px=64, height_px=112, slots=3, zoom_per_slot=2.0, fit="contain", engine=create_engine("classic"))
+    first = build_chain(cat_pixels, seed=7, progress=lambda d, t: calls.append((d, t)), **kwargs)
+    again = build_chain(cat_pixels, seed=7, **kwargs)
+    other = build_chain(cat_pixels, seed=8, **kwargs)
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    for a, b in zip(first.images, again.images):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(first.images, other.images))
+
+
+def test_palette_stays_stable_along_the_chain(cat_pixels):
+    stack = build_chain(
+        cat_pixels, width_px=90, height_px=160, slots=8, zoom_per_slot=2.0, fit="cover",
+        engine=create_engine("classic"), seed=0,
+    )  # fmt: skip
+    first, last = stack.images[0].reshape(-1, 3).astype(float), stack.images[-1].reshape(-1, 3).astype(float)
+    assert np.abs(last.mean(axis=0) - first.mean(axis=0)).max() < 30  # no drift to black or grey
+    assert last.mean() > 0.6 * first.mean()
+    assert last.std() > 0.25 * first.std()
+
+
+def test_save_slots_writes_pngs_and_white_masks(tmp_path, cat_pixels, noise_engine):
+    stack = build_chain(
+        cat_pixels, width_px=64, height_px=112, slots=2, zoom_per_slot=2.0, fit="contain", engine=noise_engine, seed=0
+    )
+    written = save_slots(stack, tmp_path / "slots")
+    names = sorted(p.name for p in written)
+    assert names == ["mask_00.png", "mask_01.png", "mask_02.png", "slot_00.png", "slot_01.png", "slot_02.png"]
+    mask = np.asarray(Image.open(tmp_path / "slots" / "mask_01.png"))
+    np.testing.assert_array_equal(mask == 255, stack.masks[1])
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "slots" / "slot_02.png")), stack.images[2])
+    assert not list((tmp_path / "slots").glob("*.tmp"))

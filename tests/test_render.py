@@ -1,0 +1,82 @@
+import cv2
+import numpy as np
+import pytest
+
+from zoomout.chain import build_chain
+from zoomout.render import ZoomRenderer, build_mipmap
+
+W, H, ZOOM = 180, 320, 2.0
+
+
+@pytest.fixture(scope="module")
+def stack(cat_pixels, noise_engine):
+    return build_chain(
+        cat_pixels, width_px=W, height_px=H, slots=3, zoom_per_slot=ZOOM, fit="cover", engine=noise_engine, seed=1
+    )
+
+
+def estimate_affine(template: np.ndarray, moved: np.ndarray) -> np.ndarray:
+    """(2, 3) warp with moved(warp(x)) ≈ template(x), to sub-pixel accuracy (ECC)."""
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float32) for f in (template, moved)]
+    warp = np.eye(2, 3, dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 200, 1e-7)
+    _, warp = cv2.findTransformECC(gray[0], gray[1], warp, cv2.MOTION_AFFINE, criteria, None, 5)
+    return warp
+
+
+@pytest.mark.parametrize("z", [0.2, 0.97, 1.0, 1.5, 1.98, 2.6])
+def test_consecutive_frames_relate_by_a_pure_centred_zoom(stack, z):
+    """The smoothness test: no jitter, no drift of the centre, exact per-frame scale."""
+    renderer = ZoomRenderer(stack.images, ZOOM, (W, H))
+    dz = 1.5 / 30  # one frame at 1.5 s per slot, 30 fps
+    first, second = renderer.render(z), renderer.render(min(z + dz, 3.0))
+    warp = estimate_affine(second, first)
+    a = ZOOM ** (min(z + dz, 3.0) - z)
+    expected = np.array([[a, 0, (1 - a) * (W / 2 - 0.5)], [0, a, (1 - a) * (H / 2 - 0.5)]])
+    assert np.abs(warp[:, :2] - expected[:, :2]).max() < 2e-3
+    assert np.abs(warp[:, 2] - expected[:, 2]).max() < 0.1  # sub-pixel: no jitter
+
+
+def test_integer_zoom_shows_the_slot_itself(stack):
+    renderer = ZoomRenderer(stack.images, ZOOM, (W, H))
+    for k in range(4):
+        diff = np.abs(renderer.render(float(k)).astype(int) - stack.images[k].astype(int))
+        assert diff.mean() < 2.0  # finer slots on top agree with the slot's own centre
+    np.testing.assert_array_equal(renderer.render(0.0), stack.images[0])
+
+
+def test_every_pixel_comes_from_the_finest_slot(stack):
+    renderer = ZoomRenderer(stack.images, ZOOM, (W, H))
+    frame = renderer.render(1.0)  # slot 0 fills the centre half at exact scale 1/2
+    centre = frame[H // 4 + 4 : 3 * H // 4 - 4, W // 4 + 4 : 3 * W // 4 - 4].astype(int)
+    half = cv2.resize(stack.images[0], (W // 2, H // 2), interpolation=cv2.INTER_AREA)[4:-4, 4:-4].astype(int)
+    assert np.abs(centre - half).mean() < 1.0
+
+
+def test_no_shimmer_downscaled_texture_is_stable(stack):
+    """Fine texture drawn small must not flicker: the mean over a slot stays put from frame to frame."""
+    renderer = ZoomRenderer(stack.images, ZOOM, (W, H))
+    centre_means = [renderer.render(z)[H // 2 - 6 : H // 2 + 6, W // 2 - 4 : W // 2 + 4].mean() for z in np.linspace(2.4, 2.5, 6)]
+    assert np.ptp(centre_means) < 4.0
+
+
+def test_output_size_can_differ_from_slot_size(stack):
+    renderer = ZoomRenderer(stack.images, ZOOM, (W // 2, H // 2))
+    frame = renderer.render(0.0)
+    assert frame.shape == (H // 2, W // 2, 3)
+    small = cv2.resize(stack.images[0], (W // 2, H // 2), interpolation=cv2.INTER_AREA)
+    assert np.abs(frame.astype(int) - small.astype(int)).mean() < 2.0
+
+
+def test_mipmap_levels_are_exact_box_averages():
+    image = np.arange(6 * 10 * 3, dtype=np.uint8).reshape(6, 10, 3)
+    levels = build_mipmap(image)
+    assert [level.shape[:2] for level in levels] == [(6, 10), (3, 5), (2, 3), (1, 2)]
+    np.testing.assert_allclose(levels[1][0, 0], image[:2, :2].reshape(-1, 3).mean(axis=0), atol=0.5)
+
+
+def test_invalid_input(stack):
+    with pytest.raises(ValueError, match="z should be in"):
+        ZoomRenderer(stack.images, ZOOM, (W, H)).render(3.5)
+    with pytest.raises(ValueError, match="aspect ratio"):
+        ZoomRenderer(stack.images, ZOOM, (W, W))

@@ -1,0 +1,166 @@
+"""End to end: the library call and the command line, decoded back."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from zoomout import Config, OutputError, make_video
+from zoomout.encode import EncodeSettings, Mp4Writer
+from zoomout.errors import ZoomoutError
+
+SMALL = dict(width_px=96, height_px=160, slots=2, seconds_per_slot=0.5, fps=24, hold_start_s=0.25, hold_end_s=0.25)
+
+
+@pytest.fixture
+def tone(tmp_path) -> Path:
+    """3 s of a 440 Hz tone, mono 22.05 kHz int16: resampled and upmixed by the sound stage."""
+    rate = 22_050
+    t = np.arange(3 * rate) / rate
+    path = tmp_path / "tone.wav"
+    wavfile.write(path, rate, (0.5 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16))
+    return path
+
+
+def decode(path: Path):
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        info = {
+            "codec": video.codec_context.name,
+            "size": (video.width, video.height),
+            "pix_fmt": video.codec_context.pix_fmt,
+            "primaries": video.codec_context.color_primaries,
+            "audio": [(s.codec_context.name, s.sample_rate, s.channels) for s in container.streams.audio],
+        }
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    with av.open(str(path)) as container:
+        audio = [f.to_ndarray() for f in container.decode(audio=0)] if container.streams.audio else []
+    info["audio_samples"] = sum(a.shape[1] for a in audio)
+    return info, frames, (np.concatenate(audio, axis=1) if audio else None)
+
+
+def test_make_video_end_to_end_with_sound(tmp_path, small_cat, tone):
+    out = tmp_path / "out.mp4"
+    result = make_video([small_cat], out, Config(**SMALL, sound=str(tone)), save_slots_to=tmp_path / "slots")
+    info, frames, audio = decode(out)
+    plan = result.plan
+    assert info["codec"] == "h264" and info["size"] == (96, 160) and info["pix_fmt"] == "yuv420p"
+    assert info["primaries"] == 1  # BT.709
+    assert len(frames) == plan.frame_count == round((0.25 + 2 * 0.5 + 0.25) * 24)
+    assert info["audio"] == [("aac", 48_000, 2)]
+    # AAC adds a priming delay of one frame; the track otherwise matches the video to the frame
+    assert abs(info["audio_samples"] - plan.audio_samples) <= 2048
+    assert np.abs(audio).max() <= 10 ** (-1 / 20) + 0.05
+    assert sorted(p.name for p in (tmp_path / "slots").iterdir())[-1] == "slot_02.png"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp.mp4")] == []
+    # the zoom starts on the photo and ends on the deepest slot
+    assert np.abs(frames[0].astype(int) - result.slots.images[0].astype(int)).mean() < 6
+    assert np.abs(frames[-1].astype(int) - result.slots.images[-1].astype(int)).mean() < 6
+
+
+def test_make_video_without_sound_has_no_audio_stream(tmp_path, small_cat):
+    out = tmp_path / "silent.mp4"
+    make_video([small_cat], out, Config(**SMALL))
+    info, frames, _ = decode(out)
+    assert info["audio"] == [] and len(frames) == 36
+
+
+def test_same_seed_same_video_frames(tmp_path, small_cat):
+    a = make_video([small_cat], tmp_path / "a.mp4", Config(**SMALL, seed=5))
+    b = make_video([small_cat], tmp_path / "b.mp4", Config(**SMALL, seed=5))
+    for x, y in zip(a.slots.images, b.slots.images):
+        np.testing.assert_array_equal(x, y)
+    assert decode(tmp_path / "a.mp4")[1][20].tobytes() == decode(tmp_path / "b.mp4")[1][20].tobytes()
+
+
+def test_interrupted_writer_leaves_nothing(tmp_path):
+    out = tmp_path / "broken.mp4"
+    with pytest.raises(KeyboardInterrupt):
+        with Mp4Writer(out, EncodeSettings(64, 64, 24)) as writer:
+            writer.write(np.zeros((64, 64, 3), np.uint8))
+            raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_writer_refuses_wrong_frame(tmp_path):
+    with pytest.raises(ValueError, match="frame should be"):
+        with Mp4Writer(tmp_path / "x.mp4", EncodeSettings(64, 64, 24)) as writer:
+            writer.write(np.zeros((64, 66, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("out.avi", "should be an .mp4"), ("missing/out.mp4", "does not exist"), ("", "is a directory")],
+)
+def test_bad_output_refused_before_work(tmp_path, small_cat, output, message):
+    target = tmp_path / output if output else tmp_path
+    if not output:
+        target = tmp_path / "dir.mp4"
+        target.mkdir()
+    with pytest.raises(OutputError, match=message):
+        make_video([small_cat], target, Config(**SMALL))
+
+
+def test_output_equal_to_input_refused(tmp_path, small_cat):
+    fake = tmp_path / "photo.mp4"
+    fake.write_bytes(small_cat.read_bytes())
+    with pytest.raises(OutputError, match="overwrite an input"):
+        make_video([fake], fake, Config(**SMALL))
+
+
+def test_bad_sound_file_fails_before_outpainting(tmp_path, small_cat):
+    bad = tmp_path / "noise.mp3"
+    bad.write_text("not audio")
+    with pytest.raises(ZoomoutError, match="noise.mp3"):
+        make_video([small_cat], tmp_path / "o.mp4", Config(**SMALL, sound=str(bad)))
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "zoomout", *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def test_cli_makes_a_video(tmp_path, small_cat):
+    done = run_cli(
+        "make", str(small_cat), "-o", "cli.mp4", "--size", "96x160", "--slots", "1", "--seconds-per-slot", "0.5",
+        "--fps", "24", "--seed", "7", "--save-slots", "slots", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "wrote cli.mp4" in done.stderr
+    assert (tmp_path / "cli.mp4").stat().st_size > 1000
+    assert (tmp_path / "slots" / "mask_01.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["make", "nope.jpg", "-o", "o.mp4"], "nope.jpg"),
+        (["make", "{cat}", "-o", "o.mp4", "--zoom", "1.0"], "zoom_per_slot should be in"),
+        (["make", "{cat}", "-o", "o.mp4", "--slots", "0"], "slots should be in"),
+        (["make", "{cat}", "-o", "o.mp4", "--fps", "0"], "fps should be one of"),
+        (["make", "{cat}", "-o", "o.mp4", "--size", "1x1"], "width_px should be"),
+        (["make", "{cat}", "-o", "o.mp4", "--size", "101x200"], "width_px should be an even"),
+        (["make", "{cat}", "-o", "o.mp4", "--zoom", "nan"], "zoom_per_slot should be a finite"),
+        (["make", "{cat}", "-o", "o.mp4", "--engine", "magic"], "engine should be one of"),
+        (["make", "{cat}", "-o", "no/such/dir/o.mp4"], "does not exist"),
+    ],
+)
+def test_cli_user_errors_are_one_line_without_traceback(tmp_path, small_cat, args, message):
+    done = run_cli(*[a.format(cat=small_cat) for a in args], cwd=tmp_path)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], done.stderr
+    assert not list(tmp_path.glob("**/*.mp4"))
+
+
+def test_cli_lists_engines(tmp_path):
+    done = run_cli("engines", cwd=tmp_path)
+    assert done.returncode == 0 and "classic" in done.stdout and "yes" in done.stdout
