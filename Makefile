@@ -16,6 +16,7 @@ $(VENV)/.test: $(VENV)/.core
 	touch $@
 
 demo: $(VENV)/.core
+	mkdir -p out
 	$(VENV)/bin/zoomout make examples/cat.png -o out/demo.mp4 --save-slots out/demo_slots
 	@echo "demo video: $(CURDIR)/out/demo.mp4"
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from .geometry import affine_matrix
+from .geometry import affine_matrix, centred_offset
 
 FEATHER_PX = 3.0
 
@@ -68,26 +68,40 @@ class ZoomRenderer:
         """(out_h, out_w, 3) uint8 frame at zoom position z in [0, N]."""
         if not 0.0 <= z <= self.deepest + 1e-9:
             raise ValueError(f"z should be in [0, {self.deepest}] but is {z}")
-        top = min(math.ceil(z - 1e-9), self.deepest)
-        frame = self._sample(top, self._scale(top, z), 0, 0, self.out_w, self.out_h)
-        for k in range(top - 1, -1, -1):
-            scale = self._scale(k, z)
-            width, height = self.slot_w * scale, self.slot_h * scale
-            if min(width, height) < 1.0:
-                break
-            x0, y0 = (self.out_w - width) / 2, (self.out_h - height) / 2
-            x_lo, y_lo = max(math.floor(x0), 0), max(math.floor(y0), 0)
-            x_hi, y_hi = min(math.ceil(x0 + width), self.out_w), min(math.ceil(y0 + height), self.out_h)
-            layer = self._sample(k, scale, x0 - x_lo, y0 - y_lo, x_hi - x_lo, y_hi - y_lo)
-            alpha = np.minimum.outer(
-                _edge_ramp(y_lo, y_hi, y0, y0 + height), _edge_ramp(x_lo, x_hi, x0, x0 + width)
-            ).astype(np.float32)
-            roi = frame[y_lo:y_hi, x_lo:x_hi]
-            roi[...] = cv2.blendLinear(layer, roi, alpha, 1.0 - alpha)
+        layers = self._visible_layers(z)
+        frame = np.empty((self.out_h, self.out_w, 3), np.uint8)
+        for layer, finer in zip(layers, layers[1:] + [None]):
+            # Each pixel is drawn once per layer that shows through: skip what the finer
+            # layer covers opaquely, since it is drawn over it next.
+            hole = finer.opaque_box if finer is not None else None
+            for box in _subtract(layer.box, hole):
+                self._draw(frame, layer, box)
         return frame
 
-    def _scale(self, k: int, z: float) -> float:
-        return self.pixels_per_slot_px * self.zoom ** (k - z)
+    def _visible_layers(self, z: float) -> list[_Layer]:
+        """From the outermost slot that covers the frame (`ceil(z)`) to the finest over a pixel wide."""
+        top = min(math.ceil(z - 1e-9), self.deepest)
+        layers = []
+        for k in range(top, -1, -1):
+            scale = self.pixels_per_slot_px * self.zoom ** (k - z)
+            width, height = self.slot_w * scale, self.slot_h * scale
+            if k < top and min(width, height) < 1.0:
+                break
+            x0, y0 = centred_offset((self.slot_w, self.slot_h), (self.out_w, self.out_h), scale)
+            layers.append(_Layer(k, scale, x0, y0, width, height, self.out_w, self.out_h, opaque=k == top))
+        return layers
+
+    def _draw(self, frame: np.ndarray, layer: _Layer, box: tuple[int, int, int, int]) -> None:
+        x_lo, y_lo, x_hi, y_hi = box
+        patch = self._sample(layer.slot, layer.scale, layer.x0 - x_lo, layer.y0 - y_lo, x_hi - x_lo, y_hi - y_lo)
+        target = frame[y_lo:y_hi, x_lo:x_hi]
+        alpha_y = layer.alpha_y[y_lo - layer.box[1] : y_hi - layer.box[1]]
+        alpha_x = layer.alpha_x[x_lo - layer.box[0] : x_hi - layer.box[0]]
+        if alpha_y.min() >= 1.0 and alpha_x.min() >= 1.0:
+            target[...] = patch
+        else:
+            alpha = np.minimum(alpha_y[:, None], alpha_x[None, :])
+            target[...] = cv2.blendLinear(patch, target, alpha, 1.0 - alpha)
 
     def _sample(self, k: int, scale: float, x0: float, y0: float, width: int, height: int) -> np.ndarray:
         """Slot k at `scale`, its corner at (x0, y0), into a `width × height` patch (trilinear)."""
@@ -109,12 +123,49 @@ class ZoomRenderer:
         )
 
 
+class _Layer:
+    """Slot `slot` as drawn in one frame: its float rectangle, the pixel box it touches, its opacity."""
+
+    def __init__(self, slot, scale, x0, y0, width, height, out_w, out_h, *, opaque):
+        self.slot, self.scale, self.x0, self.y0 = slot, scale, x0, y0
+        x_lo, y_lo = max(math.floor(x0), 0), max(math.floor(y0), 0)
+        x_hi, y_hi = min(math.ceil(x0 + width), out_w), min(math.ceil(y0 + height), out_h)
+        self.box = (x_lo, y_lo, x_hi, y_hi)
+        if opaque:  # the outermost layer covers the whole frame
+            self.alpha_x = np.ones(x_hi - x_lo, np.float32)
+            self.alpha_y = np.ones(y_hi - y_lo, np.float32)
+        else:
+            self.alpha_x = _edge_ramp(x_lo, x_hi, x0, x0 + width)
+            self.alpha_y = _edge_ramp(y_lo, y_hi, y0, y0 + height)
+        full_x, full_y = np.flatnonzero(self.alpha_x >= 1.0), np.flatnonzero(self.alpha_y >= 1.0)
+        self.opaque_box = (
+            (x_lo + full_x[0], y_lo + full_y[0], x_lo + full_x[-1] + 1, y_lo + full_y[-1] + 1)
+            if full_x.size and full_y.size
+            else None
+        )
+
+
+def _subtract(box, hole):
+    """`box` minus `hole` (both (x_lo, y_lo, x_hi, y_hi), hole inside box) as up to four boxes."""
+    if hole is None:
+        return [box]
+    x_lo, y_lo, x_hi, y_hi = box
+    hx_lo, hy_lo, hx_hi, hy_hi = hole
+    parts = [
+        (x_lo, y_lo, x_hi, hy_lo),  # above
+        (x_lo, hy_hi, x_hi, y_hi),  # below
+        (x_lo, hy_lo, hx_lo, hy_hi),  # left
+        (hx_hi, hy_lo, x_hi, hy_hi),  # right
+    ]
+    return [p for p in parts if p[2] > p[0] and p[3] > p[1]]
+
+
 def _edge_ramp(lo: int, hi: int, start: float, end: float) -> np.ndarray:
-    """(hi − lo,) opacity of pixels lo..hi−1: 0 outside [start, end), rising over FEATHER_PX inside."""
+    """(hi − lo,) float32 opacity of pixels lo..hi−1: 0 outside [start, end), rising over FEATHER_PX inside."""
     centres = np.arange(lo, hi, dtype=np.float64) + 0.5
     inside = np.minimum(centres - start, end - centres)
     feather = min(FEATHER_PX, (end - start) / 4)
-    return np.clip(inside / feather + 0.5 / feather, 0.0, 1.0)
+    return np.clip((inside + 0.5) / feather, 0.0, 1.0).astype(np.float32)
 
 
 def iter_frames(renderer: ZoomRenderer, zooms: np.ndarray) -> Iterator[np.ndarray]:
