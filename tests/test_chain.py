@@ -64,10 +64,10 @@ def test_chain_invariant_centre_equals_shrunk_previous(cat_pixels, noise_engine)
 def test_chain_reports_progress_and_is_deterministic(cat_pixels):
     calls = []
     kwargs = dict(width_px=64, height_px=112, slots=3, zoom_per_slot=2.0, fit="contain", engine=create_engine("classic"))
-    first = build_chain(cat_pixels, seed=7, progress=lambda d, t: calls.append((d, t)), **kwargs)
+    first = build_chain(cat_pixels, seed=7, progress=lambda e: calls.append((e.stage, e.done, e.total, e.slot_image.shape)), **kwargs)
     again = build_chain(cat_pixels, seed=7, **kwargs)
     other = build_chain(cat_pixels, seed=8, **kwargs)
-    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert calls == [("chain", k, 4, (112, 64, 3)) for k in range(1, 5)]
     for a, b in zip(first.images, again.images):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for a, b in zip(first.images, other.images))

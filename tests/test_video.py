@@ -164,3 +164,17 @@ def test_cli_user_errors_are_one_line_without_traceback(tmp_path, small_cat, arg
 def test_cli_lists_engines(tmp_path):
     done = run_cli("engines", cwd=tmp_path)
     assert done.returncode == 0 and "classic" in done.stdout and "yes" in done.stdout
+
+
+@pytest.mark.parametrize("stage", ["chain", "render"])
+def test_progress_callback_can_cancel_and_nothing_is_written(tmp_path, small_cat, stage):
+    class Cancelled(Exception):
+        pass
+
+    def progress(event):
+        if event.stage == stage and event.done == 2:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        make_video([small_cat], tmp_path / "c.mp4", Config(**SMALL), progress=progress)
+    assert list(tmp_path.glob("*.mp4")) == []

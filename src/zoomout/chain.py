@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +12,8 @@ from PIL import Image
 
 from .engines import Engine
 from .geometry import centred_offset, place
+from .progress import ProgressCallback, ProgressEvent
 
-# Called as progress(done, total) after each slot.
-SlotProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ def build_chain(
     fit: str,
     engine: Engine,
     seed: int,
-    progress: SlotProgress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> SlotStack:
     """Outpaint slot after slot. Slot k is generated with seed `seed + k`, so one slot can be redone.
 
@@ -92,7 +90,7 @@ def build_chain(
     images = [engine.outpaint(image, unknown, seed=seed, slot=0)]
     masks = [unknown]
     if progress:
-        progress(1, slots + 1)
+        progress(ProgressEvent("chain", 1, slots + 1, images[0]))
     for k in range(1, slots + 1):
         shrunk, unknown = shrink_slot(images[-1], zoom_per_slot)
         slot = engine.outpaint(shrunk, unknown, seed=seed + k, slot=k)
@@ -101,7 +99,7 @@ def build_chain(
         images.append(slot)
         masks.append(unknown)
         if progress:
-            progress(k + 1, slots + 1)
+            progress(ProgressEvent("chain", k + 1, slots + 1, slot))
     return SlotStack(images=images, masks=masks, zoom_per_slot=zoom_per_slot)
 
 

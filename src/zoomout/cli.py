@@ -16,6 +16,7 @@ from .config import Config, parse_size
 from .engines import engine_statuses
 from .errors import ZoomoutError
 from .pipeline import make_video
+from .progress import ProgressEvent
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="AI Zoom Out videos from your photos.")
 console = Console(stderr=True)
@@ -57,10 +58,10 @@ def make(
     with Progress(*columns, console=console, transient=False) as bars:
         tasks: dict[str, int] = {}
 
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(STAGE_LABELS.get(stage, stage), total=total)
-            bars.update(tasks[stage], completed=done)
+        def progress(event: ProgressEvent) -> None:
+            if event.stage not in tasks:
+                tasks[event.stage] = bars.add_task(STAGE_LABELS[event.stage], total=event.total)
+            bars.update(tasks[event.stage], completed=event.done)
 
         result = make_video(photos, output, config, save_slots_to=save_slots, progress=progress)
     for note in result.photo_notes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,11 +15,9 @@ from .engines import create_engine
 from .errors import ConfigError, OutputError
 from .load import load_photos
 from .plan import Plan, plan_video
+from .progress import ProgressCallback, ProgressEvent
 from .render import ZoomRenderer, iter_frames
 from .sound import make_soundtrack
-
-# progress(stage, done, total) with stage "chain" or "render".
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -40,7 +38,7 @@ def make_video(
     config: Config = Config(),
     *,
     save_slots_to: str | os.PathLike[str] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> VideoResult:
     """Make a zoom-out video of `photos` at `output` (an `.mp4`).
 
@@ -81,7 +79,7 @@ def make_video(
         fit=config.fit,
         engine=engine,
         seed=config.seed,
-        progress=(lambda done, total: progress("chain", done, total)) if progress else None,
+        progress=progress,
     )
     if save_slots_to is not None:
         save_slots(stack, Path(save_slots_to))
@@ -101,7 +99,7 @@ def make_video(
         for i, frame in enumerate(iter_frames(renderer, plan.frame_zooms())):
             writer.write(frame)
             if progress:
-                progress("render", i + 1, plan.frame_count)
+                progress(ProgressEvent("render", i + 1, plan.frame_count))
     lap("render")
 
     return VideoResult(
