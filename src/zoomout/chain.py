@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image
 
+from .atomic import write_png_atomic
 from .engines import Engine
 from .geometry import centred_offset, place
 from .progress import ProgressCallback, ProgressEvent
+
+if TYPE_CHECKING:
+    from .cache import SlotCache
 
 
 
@@ -27,11 +29,14 @@ class SlotStack:
     masks : list of (H, W) bool ndarray
         True where a slot's pixels were generated.
     zoom_per_slot : float
+    reused : int
+        Slots taken from the cache instead of outpainted.
     """
 
     images: list[np.ndarray]
     masks: list[np.ndarray]
     zoom_per_slot: float
+    reused: int = 0
 
     @property
     def generated_fractions(self) -> list[float]:
@@ -81,26 +86,41 @@ def build_chain(
     engine: Engine,
     seed: int,
     progress: ProgressCallback | None = None,
+    cache: SlotCache | None = None,
 ) -> SlotStack:
     """Outpaint slot after slot. Slot k is generated with seed `seed + k`, so one slot can be redone.
 
     After each slot the invariant is checked: its kept centre equals the shrunk previous slot.
+    A slot found in `cache` that passes the same check is reused instead of outpainted, so a
+    killed run that starts again redoes at most the slot it was working on.
     """
-    image, unknown = fit_photo(photo, width_px, height_px, fit)
-    images = [engine.outpaint(image, unknown, seed=seed, slot=0)]
-    masks = [unknown]
-    if progress:
-        progress(ProgressEvent("chain", 1, slots + 1, images[0]))
-    for k in range(1, slots + 1):
-        shrunk, unknown = shrink_slot(images[-1], zoom_per_slot)
-        slot = engine.outpaint(shrunk, unknown, seed=seed + k, slot=k)
-        if not np.array_equal(slot[~unknown], shrunk[~unknown]):
-            raise RuntimeError(f"slot {k}: engine {engine.name!r} changed the kept centre")
+    images: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    reused = 0
+    for k in range(slots + 1):
+        if k == 0:
+            known, unknown = fit_photo(photo, width_px, height_px, fit)
+        else:
+            known, unknown = shrink_slot(images[-1], zoom_per_slot)
+        cached = cache.load(k) if cache is not None else None
+        if cached is not None and _keeps_centre(cached[0], known, unknown) and np.array_equal(cached[1], unknown):
+            slot = cached[0]
+            reused += 1
+        else:
+            slot = engine.outpaint(known, unknown, seed=seed + k, slot=k)
+            if not _keeps_centre(slot, known, unknown):
+                raise RuntimeError(f"slot {k}: engine {engine.name!r} changed the kept centre")
+            if cache is not None:
+                cache.store(k, slot, unknown)
         images.append(slot)
         masks.append(unknown)
         if progress:
             progress(ProgressEvent("chain", k + 1, slots + 1, slot))
-    return SlotStack(images=images, masks=masks, zoom_per_slot=zoom_per_slot)
+    return SlotStack(images=images, masks=masks, zoom_per_slot=zoom_per_slot, reused=reused)
+
+
+def _keeps_centre(slot: np.ndarray, known: np.ndarray, unknown: np.ndarray) -> bool:
+    return slot.shape == known.shape and np.array_equal(slot[~unknown], known[~unknown])
 
 
 def save_slots(stack: SlotStack, folder: Path) -> list[Path]:
@@ -113,15 +133,3 @@ def save_slots(stack: SlotStack, folder: Path) -> list[Path]:
             write_png_atomic(pixels, path)
             written.append(path)
     return written
-
-
-def write_png_atomic(pixels: np.ndarray, path: Path) -> None:
-    """Write a PNG so that a reader never sees a half-written file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            Image.fromarray(pixels).save(handle, format="PNG", compress_level=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,8 @@ SIZE_PRESETS: dict[str, tuple[int, int]] = {
 FPS_CHOICES = (24, 25, 30, 50, 60)
 FITS = ("contain", "cover")
 EASES = ("linear", "in-out")
+SOUND_PRESETS = ("eerie", "calm")
+SOUND_SYNCS = ("none", "beats")
 X264_PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
 )
@@ -66,7 +68,9 @@ class Config:
     ease: Ease = "linear"
     engine: str = "classic"
     seed: int = 0
-    sound: str = "none"
+    sound: str = "eerie"
+    sound_seed: int = 0
+    sound_sync: str = "none"
     crf: int = 20
     x264_preset: str = "veryfast"
 
@@ -97,7 +101,15 @@ class Config:
             raise ConfigError(f"crf should be in [0, 51] but is {self.crf}")
         _check_choice("x264_preset", self.x264_preset, X264_PRESETS)
         if not isinstance(self.sound, str) or not self.sound:
-            raise ConfigError(f"sound should be 'none' or an audio file path but is {self.sound!r}")
+            raise ConfigError(
+                f"sound should be {', '.join(SOUND_PRESETS)}, none or an audio file path but is {self.sound!r}"
+            )
+        _check_int("sound_seed", self.sound_seed)
+        if not 0 <= self.sound_seed < 2**32:
+            raise ConfigError(f"sound_seed should be in [0, 2**32) but is {self.sound_seed}")
+        _check_choice("sound_sync", self.sound_sync, SOUND_SYNCS)
+        if self.sound_sync == "beats" and (self.sound == "none" or self.sound in SOUND_PRESETS):
+            raise ConfigError(f"sound_sync 'beats' needs sound to be an audio file but sound is {self.sound!r}")
 
     @classmethod
     def from_size(cls, size: str, **options: object) -> Config:
@@ -106,20 +118,26 @@ class Config:
 
     @property
     def sound_path(self) -> Path | None:
-        return None if self.sound == "none" else Path(self.sound)
+        return None if self.sound == "none" or self.sound in SOUND_PRESETS else Path(self.sound)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
-    def chain_key(self, photo_sha256s: list[str]) -> str:
-        """Cache key of the slots: the photos and every option that shaped them."""
+    def chain_key(self, photo_sha256s: list[str], engine_revision: str = "") -> str:
+        """Cache key of the slots: the photos, the engine's revision and every option that shaped them."""
         shaping = {name: getattr(self, name) for name in CHAIN_FIELDS}
-        blob = json.dumps({"photos": photo_sha256s, **shaping}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        blob = json.dumps(
+            {"photos": photo_sha256s, "engine_revision": engine_revision, **shaping}, sort_keys=True, default=_jsonable
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
-def config_field_names() -> list[str]:
-    return [f.name for f in fields(Config)]
+def _jsonable(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot put {type(value).__name__} into a cache key")
 
 
 def _check_int(name: str, value: object) -> None:

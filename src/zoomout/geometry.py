@@ -27,18 +27,21 @@ def axis_coverage(src_len: int, dst_len: int, scale: float, offset: float) -> np
 
 def _area_weights(src_len: int, dst_len: int, scale: float, offset: float) -> sparse.csr_matrix:
     """(dst_len, src_len) box-filter weights of a downscale; row sums equal the coverage."""
-    rows, cols, vals = [], [], []
-    for i in range(dst_len):
-        lo = (i - offset) / scale
-        hi = (i + 1 - offset) / scale
-        j0, j1 = max(int(np.floor(lo)), 0), min(int(np.ceil(hi)), src_len)
-        for j in range(j0, j1):
-            w = (min(hi, j + 1) - max(lo, j)) * scale
-            if w > 0:
-                rows.append(i)
-                cols.append(j)
-                vals.append(w)
-    return sparse.csr_matrix((vals, (rows, cols)), shape=(dst_len, src_len))
+    lo = (np.arange(dst_len) - offset) / scale  # each target pixel's footprint in source units
+    hi = lo + 1.0 / scale
+    span = int(np.ceil(1.0 / scale)) + 1
+    cols = np.floor(lo).astype(np.int64)[:, None] + np.arange(span)[None, :]
+    weights = (np.minimum(hi[:, None], cols + 1) - np.maximum(lo[:, None], cols)) * scale
+    keep = (weights > 0) & (cols >= 0) & (cols < src_len)
+    rows = np.broadcast_to(np.arange(dst_len)[:, None], cols.shape)
+    return sparse.csr_matrix(
+        (weights[keep].astype(np.float32), (rows[keep], cols[keep])), shape=(dst_len, src_len)
+    )
+
+
+def _normalise_rows(weights: sparse.csr_matrix, row_sums: np.ndarray) -> sparse.csr_matrix:
+    scale = (1.0 / np.maximum(row_sums, 1e-6)).astype(np.float32)
+    return sparse.diags(scale) @ weights
 
 
 def place(
@@ -77,14 +80,12 @@ def place(
             flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE,
         )
     else:
-        weights_x = _area_weights(w, dst_w, scale, offset[0])
-        weights_y = _area_weights(h, dst_h, scale, offset[1])
-        columns = weights_x @ image.transpose(1, 0, 2).reshape(w, h * 3).astype(np.float64)
+        # rows normalised by their coverage give the mean colour of each pixel's covered part
+        weights_x = _normalise_rows(_area_weights(w, dst_w, scale, offset[0]), cover_x)
+        weights_y = _normalise_rows(_area_weights(h, dst_h, scale, offset[1]), cover_y)
+        columns = weights_x @ image.transpose(1, 0, 2).reshape(w, h * 3).astype(np.float32)
         rows = weights_y @ columns.reshape(dst_w, h, 3).transpose(1, 0, 2).reshape(h, dst_w * 3)
-        summed = rows.reshape(dst_h, dst_w, 3)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(coverage[..., None] > 0, summed / coverage[..., None], 0.0)
-        placed = np.clip(np.rint(mean), 0, 255).astype(np.uint8)
+        placed = cv2.convertScaleAbs(rows.reshape(dst_h, dst_w, 3))
     placed[coverage <= 0] = 0
     return placed, coverage
 

@@ -22,6 +22,8 @@ class Engine(ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    # Part of the slot cache key: bump it whenever the engine's output for the same input changes.
+    revision: ClassVar[str] = "1"
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

@@ -1,0 +1,113 @@
+"""Slots cached on disk under a key of everything that shaped them.
+
+A run killed at any moment and started again redoes at most the slot it was working on; a
+run that changes only timing, video size, easing or sound renders from the cached slots.
+Each entry is written atomically (temporary file + rename), so a reader never sees half a slot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .atomic import write_png_atomic
+
+DEFAULT_LIMIT_BYTES = 2 * 2**30
+
+
+def default_cache_dir() -> Path:
+    """`$ZOOMOUT_CACHE`, else `$XDG_CACHE_HOME/zoomout`, else `~/.cache/zoomout`."""
+    if env := os.environ.get("ZOOMOUT_CACHE"):
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zoomout"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    key: str
+    slots: int
+    bytes: int
+    last_used: float
+
+
+class SlotCache:
+    """Slots of one chain (one key) in `root/<key>/`: `slot_KK.png` and `mask_KK.png`."""
+
+    def __init__(self, root: Path, key: str) -> None:
+        self.folder = root / key
+
+    def load(self, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Slot k and its mask, or None when not cached (or unreadable: it is then redone)."""
+        image_path, mask_path = self._paths(k)
+        if not (image_path.is_file() and mask_path.is_file()):
+            return None
+        try:
+            image = np.asarray(Image.open(image_path).convert("RGB"))
+            mask = np.asarray(Image.open(mask_path).convert("L")) > 127
+        except OSError:
+            return None
+        os.utime(self.folder)  # oldest-first cleanup goes by last use
+        return image, mask
+
+    def store(self, k: int, image: np.ndarray, mask: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        image_path, mask_path = self._paths(k)
+        write_png_atomic(mask.astype(np.uint8) * 255, mask_path)
+        write_png_atomic(image, image_path)  # written last: its presence marks a complete entry
+
+    def _paths(self, k: int) -> tuple[Path, Path]:
+        return self.folder / f"slot_{k:02d}.png", self.folder / f"mask_{k:02d}.png"
+
+
+def list_entries(root: Path) -> list[CacheEntry]:
+    """Cached chains, least recently used first."""
+    if not root.is_dir():
+        return []
+    entries = []
+    for folder in root.iterdir():
+        if folder.is_dir():
+            files = list(folder.glob("*.png"))
+            entries.append(
+                CacheEntry(
+                    key=folder.name,
+                    slots=len([f for f in files if f.name.startswith("slot_")]),
+                    bytes=sum(f.stat().st_size for f in files),
+                    last_used=folder.stat().st_mtime,
+                )
+            )
+    return sorted(entries, key=lambda e: e.last_used)
+
+
+def prune(root: Path, limit_bytes: int = DEFAULT_LIMIT_BYTES, keep: str | None = None) -> list[str]:
+    """Delete the least recently used chains until the cache fits `limit_bytes`; never `keep`."""
+    entries = list_entries(root)
+    total = sum(e.bytes for e in entries)
+    removed = []
+    for entry in entries:
+        if total <= limit_bytes:
+            break
+        if entry.key == keep:
+            continue
+        shutil.rmtree(root / entry.key, ignore_errors=True)
+        total -= entry.bytes
+        removed.append(entry.key)
+    return removed
+
+
+def clear(root: Path) -> int:
+    """Delete every cached chain; returns how many."""
+    entries = list_entries(root)
+    for entry in entries:
+        shutil.rmtree(root / entry.key, ignore_errors=True)
+    return len(entries)
+
+
+def describe_age(seconds_ago: float) -> str:
+    minutes = (time.time() - seconds_ago) / 60
+    return f"{minutes:.0f} min ago" if minutes < 120 else f"{minutes / 60:.0f} h ago"

@@ -1,0 +1,327 @@
+"""The classic engine: extend the background by structure + texture synthesis.
+
+Plain PatchMatch copies the best-matching patches from anywhere, so a portrait grows
+extra eyes in the ring; diffusion inpainting (Telea) smears edge colours into streaks;
+mirroring repeats the subject. This engine splits the image into two layers:
+
+- structure, the low frequencies: a membrane (Laplace) fill at low resolution
+  continues the colour layout of the known border into the ring (sky stays sky, the
+  far edge never goes dark);
+- texture, the detail (image minus structure): image quilting in onion-peel order,
+  blocks taken only from the outer band of the known region (most likely background),
+  chosen by overlap match, colour match to the structure, a penalty for distinctive
+  patches (eyes, text) and a penalty for reusing a source region.
+
+A smoothed correction of the residual mismatch along the known border removes the seam.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
+
+import cv2
+import numpy as np
+from scipy import sparse
+from scipy.sparse import linalg as sparse_linalg
+
+from .base import Engine
+
+_BAND_FRACTION = 0.22  # source band depth, as a fraction of the known region's smaller side
+_CANDIDATES = 48  # random source positions tried per block
+_PICK_AMONG = 3  # the block is drawn among this many best candidates
+_REUSE_WEIGHT = 0.6  # cost factor per earlier use of the same source cell
+_DISTINCT_WEIGHT = 4.0  # cost factor per unit of detail energy above 2x the band's median
+_COHERENCE_BONUS = 0.7  # cost factor for continuing a neighbour's source: larger coherent pieces
+_COLOUR_SCALE = 12.0  # structure colour difference (0-255 levels) that costs as much as a texture mismatch
+_ENERGY_WEIGHT = 0.5  # weight of the squared log ratio of a block's texture strength to the expected one
+_NOISE_FLOOR = 4.0  # detail level (0-255) below which overlap differences are noise
+
+
+class ClassicEngine(Engine):
+    """Background extension by a membrane-filled structure layer and band-sourced image quilting."""
+
+    name: ClassVar[str] = "classic"
+    summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
+
+    def _outpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int) -> np.ndarray:
+        rng = np.random.default_rng([seed & 0xFFFFFFFF, slot & 0xFFFFFFFF])
+        height, width = mask.shape
+        known = ~mask
+
+        # 1. Scales: block size follows the image, the pad makes every block whole
+        block = int(np.clip(round(min(height, width) / 17), 4, 64))
+        pad = block
+        known_pad = np.pad(known, pad, constant_values=False)
+        image_pad = np.pad(image.astype(np.float32), ((pad, pad), (pad, pad), (0, 0)))
+        image_pad[~known_pad] = 0.0
+
+        # 2. Structure: low-frequency extension of the known colours over everything
+        structure = _membrane_fill(image_pad, known_pad, cell=max(block // 3, 2))
+        detail = np.where(known_pad[..., None], image_pad - structure, 0.0).astype(np.float32)
+
+        # 3. Source positions: whole blocks of the known region, centred in its outer band
+        sources, block = _source_positions(known, pad, block)
+        if sources is None:
+            return np.clip(structure[pad:-pad, pad:-pad] + 0.5, 0, 255).astype(np.uint8)
+
+        # 4. Texture: quilt detail blocks into the ring, nearest to the known region first
+        residual, seam_diff, seam_weight = _quilt(detail, structure, known_pad, mask, pad, block, sources, rng)
+
+        # 5. Seam: spread the low-frequency mismatch along the known border into the ring
+        residual += _seam_correction(seam_diff, seam_weight, sigma=max(block / 4, 1.0))
+
+        # 6. Compose: structure + detail, back to the image frame
+        out = structure + residual
+        return np.clip(out[pad:-pad, pad:-pad] + 0.5, 0, 255).astype(np.uint8)
+
+
+def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.ndarray:
+    """Smooth colour extension of the known pixels: a Laplace (membrane) fill at low resolution.
+
+    The fill continues each border colour of the known region outward and meets the
+    others smoothly; the image border is free (Neumann), so nothing goes dark there.
+
+    Parameters
+    ----------
+    image : (H, W, C) float32 ndarray
+        Values (colours, texture energy), zero where unknown.
+    known : (H, W) bool ndarray
+    cell : int
+        Low-resolution cell size in pixels: detail below it belongs to the texture.
+
+    Returns
+    -------
+    (H, W, C) float32 ndarray
+        The values extended everywhere.
+    """
+    height, width = known.shape
+    size = (max(width // cell, 1), max(height // cell, 1))
+    weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    colour = cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(*weight.shape, -1)
+    colour /= np.maximum(weight, 1e-6)[..., None]
+    fixed = weight >= min(0.5, weight.max())
+    rows, cols = weight.shape
+    index = np.full(weight.shape, -1)
+    free = ~fixed
+    index[free] = np.arange(free.sum())
+    if free.any():
+        # graph Laplacian of the free cells; fixed neighbours move to the right-hand side
+        matrix_rows, matrix_cols, rhs = [], [], np.zeros((free.sum(), colour.shape[2]))
+        degree = np.zeros(free.sum())
+        fy, fx = np.nonzero(free)
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            ny, nx = fy + dy, fx + dx
+            inside = (ny >= 0) & (ny < rows) & (nx >= 0) & (nx < cols)
+            me, ny, nx = index[fy[inside], fx[inside]], ny[inside], nx[inside]
+            degree += np.bincount(me, minlength=free.sum())
+            neighbour_free = free[ny, nx]
+            matrix_rows.append(me[neighbour_free])
+            matrix_cols.append(index[ny[neighbour_free], nx[neighbour_free]])
+            np.add.at(rhs, me[~neighbour_free], colour[ny[~neighbour_free], nx[~neighbour_free]])
+        r, c = np.concatenate(matrix_rows), np.concatenate(matrix_cols)
+        laplacian = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(free.sum(),) * 2)
+        laplacian = sparse.diags(degree) - laplacian
+        colour[free] = sparse_linalg.spsolve(laplacian.tocsc(), rhs).reshape(-1, colour.shape[2])
+    filled = cv2.resize(colour.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+    return filled.reshape(height, width, -1)
+
+
+def _source_positions(known: np.ndarray, pad: int, block: int) -> tuple[np.ndarray | None, int]:
+    """Top-left corners (padded frame) of whole known blocks centred in the outer band.
+
+    Falls back to every known block when the band holds too few, then to smaller
+    blocks. Returns (None, block) when not even a 4-pixel block fits.
+
+    Parameters
+    ----------
+    known : (H, W) bool ndarray
+    pad, block : int
+
+    Returns
+    -------
+    (N, 2) int ndarray or None, int
+        Source corners (y, x) and the block size they are valid for.
+    """
+    height, width = known.shape
+    known_u8 = known.astype(np.uint8)
+    # distance of each known pixel to the nearest generated one (image borders do not count)
+    depth = cv2.distanceTransform(np.pad(known_u8, 1, constant_values=1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    ys, xs = np.nonzero(known)
+    smaller_side = min(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
+    band = known & (depth <= max(_BAND_FRACTION * smaller_side, 2.0))
+    while block >= 4:
+        whole = cv2.erode(known_u8, np.ones((block, block), np.uint8), anchor=(0, 0), borderValue=0)
+        whole[height - block + 1 :, :] = 0
+        whole[:, width - block + 1 :] = 0
+        centre = np.zeros_like(band)
+        half = block // 2
+        centre[: height - half, : width - half] = band[half:, half:]
+        for allowed in (whole.astype(bool) & centre, whole.astype(bool)):
+            corners = np.argwhere(allowed)
+            if len(corners) and len(corners) >= min(16, whole.sum()):
+                return corners + pad, block
+        block //= 2
+    return None, block
+
+
+def _quilt(
+    detail: np.ndarray,
+    structure: np.ndarray,
+    known_pad: np.ndarray,
+    mask: np.ndarray,
+    pad: int,
+    block: int,
+    sources: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fill the detail layer of the ring with blocks of source detail.
+
+    Parameters
+    ----------
+    detail : (H + 2 pad, W + 2 pad, 3) float32 ndarray
+        Image minus structure, zero where unknown.
+    structure : (H + 2 pad, W + 2 pad, 3) float32 ndarray
+    known_pad : (H + 2 pad, W + 2 pad) bool ndarray
+    mask : (H, W) bool ndarray
+        True where to generate (unpadded frame).
+    pad, block : int
+    sources : (N, 2) int ndarray
+        Allowed source corners.
+    rng : numpy Generator
+
+    Returns
+    -------
+    residual : (H + 2 pad, W + 2 pad, 3) float32 ndarray
+        Detail layer with the ring filled.
+    seam_diff, seam_weight : (H + 2 pad, W + 2 pad, 3) and (H + 2 pad, W + 2 pad) float32
+        Known minus synthesised detail where blocks overlapped known pixels, and where.
+    """
+    overlap = max(block // 3, 1)
+    step = block - overlap
+    height, width = known_pad.shape
+    residual = detail.copy()
+    filled = known_pad.copy()
+    seam_diff = np.zeros_like(detail)
+    seam_weight = np.zeros(known_pad.shape, np.float32)
+
+    # block grid anchored at the known region's corner, so blocks next to it overlap it evenly
+    ys, xs = np.nonzero(known_pad)
+    y_grid = np.arange(ys.min() % step, height - block + 1, step)
+    x_grid = np.arange(xs.min() % step, width - block + 1, step)
+    mask_pad = np.pad(mask, pad, constant_values=False).astype(np.uint8)
+    needs = cv2.integral(mask_pad)
+    by, bx = np.meshgrid(y_grid, x_grid, indexing="ij")
+    count = needs[by + block, bx + block] - needs[by, bx + block] - needs[by + block, bx] + needs[by, bx]
+    by, bx = by[count > 0], bx[count > 0]
+    distance = cv2.distanceTransform((~known_pad).astype(np.uint8), cv2.DIST_L2, 3)
+    order = np.argsort(distance[by + block // 2, bx + block // 2], kind="stable")
+    by, bx = by[order], bx[order]
+    touches_known = cv2.integral(known_pad.astype(np.uint8))
+    touches_known = (
+        touches_known[by + block, bx + block] - touches_known[by, bx + block] - touches_known[by + block, bx] + touches_known[by, bx]
+    ) > 0
+
+    # per-source costs that do not depend on the target: mean structure, texture strength
+    box = (block, block)
+    mean_structure = cv2.boxFilter(structure, -1, box, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE)
+    energy = cv2.boxFilter((detail**2).mean(2), -1, box, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE)
+    source_energy = energy[sources[:, 0], sources[:, 1]]
+    # texture strength the ring should have: the known strength, extended like the colours
+    coverage = cv2.boxFilter(known_pad.astype(np.float32), -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    measured = coverage > 0.9
+    expected = _membrane_fill(np.where(measured, energy, 0.0)[..., None], measured, cell=max(block // 2, 1))[..., 0]
+    log_energy = np.log(energy + _NOISE_FLOOR**2)
+    # typical, not peak, strength: edges of objects in the band must not set the level
+    typical = np.median(source_energy)
+    log_expected = np.log(np.clip(expected, 0.0, typical) + _NOISE_FLOOR**2)
+    # distinctive sources (eyes, lights, object edges) cost more, up to never being picked
+    distinct = np.maximum(source_energy / max(2.0 * typical, 1e-6) - 1.0, 0.0)
+    source_factor = np.zeros(known_pad.shape, np.float32)  # 0 = not a source
+    source_factor[sources[:, 0], sources[:, 1]] = 1.0 + _DISTINCT_WEIGHT * distinct
+    cell = max(block // 2, 1)
+
+    # feather ramp: 0 at the block edge, 1 past the overlap, smooth in between
+    ramp_1d = np.minimum(np.minimum(np.arange(block), np.arange(block)[::-1]) + 1, overlap + 1) / (overlap + 1)
+    ramp_1d = ramp_1d * ramp_1d * (3.0 - 2.0 * ramp_1d)
+    ramp = np.minimum.outer(ramp_1d, ramp_1d).astype(np.float32)[..., None]
+    stride = max(block // 16, 1)
+    grid_y, grid_x = np.mgrid[0:block:stride, 0:block:stride]
+    neighbours = ((-step, 0), (step, 0), (0, -step), (0, step))
+
+    def place(blocks: np.ndarray, rng: np.random.Generator, uses: np.ndarray, offsets: dict) -> None:
+        for y, x, on_border in blocks.tolist():
+            # candidates: random draws, plus continuing the source of each placed neighbour
+            pick = rng.integers(0, len(sources), _CANDIDATES)
+            sy, sx = sources[pick, 0], sources[pick, 1]
+            coherent = [(y + o[0], x + o[1]) for o in (offsets.get((y + dy, x + dx)) for dy, dx in neighbours) if o]
+            coherent = [c for c in coherent if source_factor[c] > 0]
+            if coherent:
+                sy = np.concatenate([sy, [c[0] for c in coherent]])
+                sx = np.concatenate([sx, [c[1] for c in coherent]])
+            cost = ((mean_structure[sy, sx] - mean_structure[y, x]) ** 2).mean(1) / _COLOUR_SCALE**2
+            cost += _ENERGY_WEIGHT * (log_energy[sy, sx] - log_expected[y, x]) ** 2
+            here = filled[y + grid_y, x + grid_x]
+            if here.any():
+                # normalised so that a flat patch is no better than a textured one that does not match
+                py, px = grid_y[here], grid_x[here]
+                target = residual[y + py, x + px]
+                patches = detail[sy[:, None] + py, sx[:, None] + px]
+                mismatch = ((patches - target) ** 2).mean((1, 2))
+                cost += mismatch / ((patches**2).mean((1, 2)) + (target**2).mean() + _NOISE_FLOOR**2)
+            cost *= source_factor[sy, sx] * (1.0 + _REUSE_WEIGHT * uses[sy // cell, sx // cell])
+            cost[_CANDIDATES:] *= _COHERENCE_BONUS
+            chosen = np.argpartition(cost, _PICK_AMONG)[rng.integers(_PICK_AMONG)]
+            src_y, src_x = int(sy[chosen]), int(sx[chosen])
+            uses[src_y // cell, src_x // cell] += 1.0
+            offsets[y, x] = (src_y - y, src_x - x)
+            # half the mean offset against the overlap: hides block edges, cannot drift far
+            shift = 0.5 * (target - patches[chosen]).mean(0) if here.any() else 0.0
+
+            # place: feathered over generated pixels, plain over empty ones, never over known ones
+            patch = detail[src_y : src_y + block, src_x : src_x + block] + shift
+            window = residual[y : y + block, x : x + block]
+            was_filled = filled[y : y + block, x : x + block]
+            alpha = np.where(was_filled[..., None], ramp, 1.0)
+            if on_border:
+                on_known = known_pad[y : y + block, x : x + block]
+                alpha[on_known] = 0.0
+                seam_diff[y : y + block, x : x + block][on_known] += (window - patch)[on_known]
+                seam_weight[y : y + block, x : x + block][on_known] += 1.0
+            window += alpha * (patch - window)
+            was_filled[:] = True
+
+    # two threads fill the left and right block columns (they never overlap), then the middle one
+    column = (bx - bx.min()) // step
+    middle = column.max() // 2
+    blocks = np.stack([by, bx, touches_known], axis=1)
+    parts = [blocks[column < middle], blocks[column > middle], blocks[column == middle]]
+    rngs = rng.spawn(3)
+    uses = [np.zeros((height // cell + 1, width // cell + 1), np.float32) for _ in range(2)]
+    offsets: list[dict] = [{}, {}]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(place, parts[:2], rngs[:2], uses, offsets))
+    place(parts[2], rngs[2], uses[0] + uses[1], {**offsets[0], **offsets[1]})
+    return residual, seam_diff, seam_weight
+
+
+def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, *, sigma: float) -> np.ndarray:
+    """Smoothed known-minus-synthesis mismatch, fading out a few sigma into the ring.
+
+    Parameters
+    ----------
+    seam_diff : (H, W, 3) float32 ndarray
+    seam_weight : (H, W) float32 ndarray
+
+    Returns
+    -------
+    (H, W, 3) float32 ndarray
+        Correction to add to the detail layer (known pixels are pasted back anyway).
+    """
+    # blurred at a quarter of the size: the correction is smooth, and full-size blurs are slow
+    height, width = seam_weight.shape
+    small = (max(width // 4, 1), max(height // 4, 1))
+    numerator = cv2.GaussianBlur(cv2.resize(seam_diff, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / 4)
+    denominator = cv2.GaussianBlur(cv2.resize(seam_weight, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / 4)
+    correction = numerator / np.maximum(denominator, 0.25)[..., None]
+    return cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
