@@ -27,6 +27,12 @@ class SmoothNoiseEngine(Engine):
         return cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own slot cache, never the user's."""
+    monkeypatch.setenv("ZOOMOUT_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def noise_engine() -> Engine:
     return SmoothNoiseEngine()

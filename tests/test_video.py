@@ -65,7 +65,7 @@ def test_make_video_end_to_end_with_sound(tmp_path, small_cat, tone):
 
 def test_make_video_without_sound_has_no_audio_stream(tmp_path, small_cat):
     out = tmp_path / "silent.mp4"
-    make_video([small_cat], out, Config(**SMALL))
+    make_video([small_cat], out, Config(**SMALL, sound="none"))
     info, frames, _ = decode(out)
     assert info["audio"] == [] and len(frames) == 36
 
@@ -178,3 +178,44 @@ def test_progress_callback_can_cancel_and_nothing_is_written(tmp_path, small_cat
     with pytest.raises(Cancelled):
         make_video([small_cat], tmp_path / "c.mp4", Config(**SMALL), progress=progress)
     assert list(tmp_path.glob("*.mp4")) == []
+
+
+def test_killed_run_resumes_from_cached_slots_and_retiming_reuses_them(tmp_path, small_cat):
+    config = Config(**{**SMALL, "slots": 3})
+    calls = []
+
+    def stop_after_two_new_slots(event):
+        if event.stage == "chain":
+            calls.append(event.done)
+            if event.done == 2:
+                raise KeyboardInterrupt  # killed after slot 1 was stored
+
+    with pytest.raises(KeyboardInterrupt):
+        make_video([small_cat], tmp_path / "k.mp4", config, progress=stop_after_two_new_slots)
+    resumed = make_video([small_cat], tmp_path / "k.mp4", config)
+    assert resumed.slots.reused == 2  # slots 0 and 1 came back from the cache
+    retimed = make_video([small_cat], tmp_path / "r.mp4", Config(**{**SMALL, "slots": 3, "seconds_per_slot": 1.0, "fps": 30}))
+    assert retimed.slots.reused == 4
+    fresh = make_video([small_cat], tmp_path / "f.mp4", config, fresh=True)
+    assert fresh.slots.reused == 0
+    for a, b in zip(resumed.slots.images, fresh.slots.images):
+        np.testing.assert_array_equal(a, b)  # the cache is lossless: same slots as outpainting anew
+    reseeded = make_video([small_cat], tmp_path / "s.mp4", Config(**{**SMALL, "slots": 3, "seed": 9}))
+    assert reseeded.slots.reused == 0
+
+
+def test_unwritable_cache_is_a_note_not_a_failure(tmp_path, small_cat):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    result = make_video([small_cat], tmp_path / "o.mp4", Config(**SMALL), cache_dir=blocker / "cache")
+    assert any("slot cache" in note for note in result.notes)
+    assert (tmp_path / "o.mp4").exists()
+
+
+def test_cli_cache_list_and_clear(tmp_path, small_cat):
+    assert run_cli("make", str(small_cat), "-o", "a.mp4", "--size", "96x160", "--slots", "1", cwd=tmp_path).returncode == 0
+    listed = run_cli("cache", "--list", cwd=tmp_path)
+    assert listed.returncode == 0 and "1 chains" in listed.stdout
+    cleared = run_cli("cache", "--clear", cwd=tmp_path)
+    assert "removed 1 cached chains" in cleared.stdout
+    assert "0 chains" in run_cli("cache", "--list", cwd=tmp_path).stdout

@@ -37,15 +37,20 @@ class CacheEntry:
 
 
 class SlotCache:
-    """Slots of one chain (one key) in `root/<key>/`: `slot_KK.png` and `mask_KK.png`."""
+    """Slots of one chain (one key) in `root/<key>/`: `slot_KK.png` and `mask_KK.png`.
 
-    def __init__(self, root: Path, key: str) -> None:
+    With `read=False` (a fresh run) nothing is loaded but every new slot is still stored.
+    """
+
+    def __init__(self, root: Path, key: str, *, read: bool = True) -> None:
+        self.root, self.key, self.read = root, key, read
         self.folder = root / key
+        self.error: str | None = None
 
     def load(self, k: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Slot k and its mask, or None when not cached (or unreadable: it is then redone)."""
         image_path, mask_path = self._paths(k)
-        if not (image_path.is_file() and mask_path.is_file()):
+        if not self.read or not (image_path.is_file() and mask_path.is_file()):
             return None
         try:
             image = np.asarray(Image.open(image_path).convert("RGB"))
@@ -56,10 +61,16 @@ class SlotCache:
         return image, mask
 
     def store(self, k: int, image: np.ndarray, mask: np.ndarray) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        """Keep slot k; a cache that cannot be written (full disk, read-only) is noted, not fatal."""
+        if self.error is not None:
+            return
         image_path, mask_path = self._paths(k)
-        write_png_atomic(mask.astype(np.uint8) * 255, mask_path)
-        write_png_atomic(image, image_path)  # written last: its presence marks a complete entry
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_png_atomic(mask.astype(np.uint8) * 255, mask_path)
+            write_png_atomic(image, image_path)  # written last: its presence marks a complete entry
+        except OSError as error:
+            self.error = f"slot cache {self.folder} not written ({error.strerror or error}); the run goes on"
 
     def _paths(self, k: int) -> tuple[Path, Path]:
         return self.folder / f"slot_{k:02d}.png", self.folder / f"mask_{k:02d}.png"
