@@ -42,7 +42,7 @@ def test_invalid_option_names_option_and_value(option, value):
 def test_defaults_are_the_documented_ones():
     config = Config()
     assert (config.width_px, config.height_px, config.slots, config.zoom_per_slot) == (1080, 1920, 12, 2.0)
-    assert config.fit == "contain" and config.engine == "classic"
+    assert config.fit == "contain" and config.engine == "auto"
 
 
 def test_chain_key_ignores_timing_and_sound_but_not_shaping_options():

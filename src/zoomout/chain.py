@@ -16,6 +16,8 @@ from .progress import ProgressCallback, ProgressEvent
 if TYPE_CHECKING:
     from .cache import SlotCache
 
+NEST_BAND = 0.35  # share of the margin around the kept centre generated to blend into a nested photo
+
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,33 @@ def shrink_slot(slot: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:
     return image, coverage < 1.0
 
 
+def nest_photo(
+    previous: np.ndarray, photo: np.ndarray, zoom: float, fit: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A given photo as the next slot: its frame area around the shrunk previous slot.
+
+    The previous slot shrunk by `zoom` keeps the centre (the chain's invariant); the photo,
+    fitted to the canvas, keeps the outside; a band between them (NEST_BAND of the margin)
+    is left to generate so that one blends into the other.
+
+    Returns
+    -------
+    image : (H, W, 3) uint8 ndarray
+    unknown : (H, W) bool ndarray
+    """
+    h, w = previous.shape[:2]
+    centre, centre_unknown = shrink_slot(previous, zoom)
+    outer, outer_unknown = fit_photo(photo, w, h, fit)
+    grow_x, grow_y = NEST_BAND * w * (1 - 1 / zoom) / 2, NEST_BAND * h * (1 - 1 / zoom) / 2
+    x_lo, y_lo = (w - w / zoom) / 2 - grow_x, (h - h / zoom) / 2 - grow_y
+    cols, rows = np.arange(w) + 0.5, np.arange(h) + 0.5
+    band = np.outer((rows > y_lo) & (rows < h - y_lo), (cols > x_lo) & (cols < w - x_lo))
+    unknown = centre_unknown & (band | outer_unknown)
+    image = np.where(centre_unknown[..., None], outer, centre)
+    image[unknown] = 0
+    return image, unknown
+
+
 def build_chain(
     photo: np.ndarray,
     *,
@@ -87,19 +116,24 @@ def build_chain(
     seed: int,
     progress: ProgressCallback | None = None,
     cache: SlotCache | None = None,
+    outer_photos: dict[int, np.ndarray] | None = None,
 ) -> SlotStack:
     """Outpaint slot after slot. Slot k is generated with seed `seed + k`, so one slot can be redone.
 
     After each slot the invariant is checked: its kept centre equals the shrunk previous slot.
     A slot found in `cache` that passes the same check is reused instead of outpainted, so a
-    killed run that starts again redoes at most the slot it was working on.
+    killed run that starts again redoes at most the slot it was working on. `outer_photos`
+    maps slot indices to photos that become those slots' outside (a nest).
     """
+    outer_photos = outer_photos or {}
     images: list[np.ndarray] = []
     masks: list[np.ndarray] = []
     reused = 0
     for k in range(slots + 1):
         if k == 0:
             known, unknown = fit_photo(photo, width_px, height_px, fit)
+        elif k in outer_photos:
+            known, unknown = nest_photo(images[-1], outer_photos[k], zoom_per_slot, fit)
         else:
             known, unknown = shrink_slot(images[-1], zoom_per_slot)
         cached = cache.load(k) if cache is not None else None

@@ -8,9 +8,12 @@ import math
 import re
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .engines import EngineOptions
 
 SIZE_PRESETS: dict[str, tuple[int, int]] = {
     "9:16": (1080, 1920),
@@ -19,7 +22,10 @@ SIZE_PRESETS: dict[str, tuple[int, int]] = {
 }
 FPS_CHOICES = (24, 25, 30, 50, 60)
 FITS = ("contain", "cover")
-EASES = ("linear", "in-out")
+EASES = ("linear", "in-out", "in-out-cubic", "punchy")
+DIRECTIONS = ("out", "in", "out-in")
+TRANSITIONS = ("cut", "flash", "fade")
+MAX_PHOTOS = 12
 SOUND_PRESETS = ("eerie", "calm")
 SOUND_SYNCS = ("none", "beats")
 X264_PRESETS = (
@@ -28,13 +34,18 @@ X264_PRESETS = (
 SLOTS_RANGE = (1, 50)
 ZOOM_RANGE = (1.25, 4.0)
 SIDE_RANGE_PX = (64, 4096)
+LABEL_MAX_CHARS = 60
 
 Fit = Literal["contain", "cover"]
-Ease = Literal["linear", "in-out"]
+Ease = Literal["linear", "in-out", "in-out-cubic", "punchy"]
+Direction = Literal["out", "in", "out-in"]
+Transition = Literal["cut", "flash", "fade"]
 
 # The fields that shape the outpainted slots. Everything else (timing, easing, sound,
 # encoding) only changes the render, so cached slots stay valid when it changes.
-CHAIN_FIELDS = ("width_px", "height_px", "slots", "zoom_per_slot", "fit", "engine", "seed")
+CHAIN_FIELDS = (
+    "width_px", "height_px", "slots", "slots_per_photo", "nest", "zoom_per_slot", "fit", "engine", "engine_options", "seed",
+)  # fmt: skip
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -66,13 +77,21 @@ class Config:
     hold_end_s: float = 1.0
     fit: Fit = "contain"
     ease: Ease = "linear"
-    engine: str = "classic"
+    direction: Direction = "out"
+    loop: bool = False  # the last frame flows into the first
+    duration_s: float | None = None  # total length; replaces seconds_per_slot when given
+    slots_per_photo: int | None = None  # montage: slots of each photo's part (default slots // photos)
+    transition: Transition = "cut"  # montage: how one photo's part joins the next
+    nest: bool = False  # the photos become the outer slots of one chain instead of a montage
+    engine: str = "auto"  # auto: diffusion with a CUDA GPU and its weights, else classic
+    engine_options: EngineOptions | None = None  # the engine's own options (model, prompts…): they shape the slots
     seed: int = 0
     sound: str = "eerie"
     sound_seed: int = 0
     sound_sync: str = "none"
     crf: int = 20
     x264_preset: str = "veryfast"
+    label: str | None = "AI-generated"  # visible label drawn on every frame; None for none
 
     def __post_init__(self) -> None:
         for name in ("width_px", "height_px"):
@@ -93,6 +112,22 @@ class Config:
             raise ConfigError(f"fps should be one of {', '.join(map(str, FPS_CHOICES))} but is {self.fps}")
         _check_choice("fit", self.fit, FITS)
         _check_choice("ease", self.ease, EASES)
+        _check_choice("direction", self.direction, DIRECTIONS)
+        _check_choice("transition", self.transition, TRANSITIONS)
+        for name in ("loop", "nest"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} should be True or False but is {getattr(self, name)!r}")
+        if self.loop and self.direction == "out-in":
+            raise ConfigError("loop cannot be combined with direction 'out-in', which already returns to its start")
+        if self.duration_s is not None:
+            _check_float("duration_s", self.duration_s, 0.5, 600.0)
+        if self.slots_per_photo is not None:
+            _check_int("slots_per_photo", self.slots_per_photo)
+            if not SLOTS_RANGE[0] <= self.slots_per_photo <= SLOTS_RANGE[1]:
+                raise ConfigError(
+                    f"slots_per_photo should be in [{SLOTS_RANGE[0]}, {SLOTS_RANGE[1]}] but is {self.slots_per_photo}"
+                )
+        self._check_engine_options()
         _check_int("seed", self.seed)
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed should be in [0, 2**32) but is {self.seed}")
@@ -100,6 +135,13 @@ class Config:
         if not 0 <= self.crf <= 51:
             raise ConfigError(f"crf should be in [0, 51] but is {self.crf}")
         _check_choice("x264_preset", self.x264_preset, X264_PRESETS)
+        if self.label is not None and (
+            not isinstance(self.label, str) or not self.label.strip() or len(self.label) > LABEL_MAX_CHARS
+            or not self.label.isprintable()
+        ):
+            raise ConfigError(
+                f"label should be None or one line of 1–{LABEL_MAX_CHARS} printable characters but is {self.label!r}"
+            )
         if not isinstance(self.sound, str) or not self.sound:
             raise ConfigError(
                 f"sound should be {', '.join(SOUND_PRESETS)}, none or an audio file path but is {self.sound!r}"
@@ -122,6 +164,26 @@ class Config:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+    def _check_engine_options(self) -> None:
+        from .engines import check_engine_options  # engines import nothing from here: no cycle, but keep config light
+
+        check_engine_options(self.engine, self.engine_options)
+        slot_prompts = getattr(self.engine_options, "slot_prompts", ())
+        if slot_prompts and max(slot for slot, _ in slot_prompts) > self.slots:
+            last = max(slot for slot, _ in slot_prompts)
+            raise ConfigError(f"prompts name slot {last} but slots is {self.slots} (slots 0 to {self.slots})")
+
+    def check_photo_count(self, count: int) -> None:
+        """Refuse photo counts this config cannot use, before any work."""
+        if not 1 <= count <= MAX_PHOTOS:
+            raise ConfigError(f"photos should be 1 to {MAX_PHOTOS} but are {count}")
+        if self.nest and count > self.slots + 1:
+            raise ConfigError(
+                f"nest needs at most slots + 1 = {self.slots + 1} photos (one per slot) but got {count}"
+            )
+        if self.nest and count < 2:
+            raise ConfigError("nest needs at least 2 photos")
 
     def chain_key(self, photo_sha256s: list[str], engine_revision: str = "") -> str:
         """Cache key of the slots: the photos, the engine's revision and every option that shaped them."""

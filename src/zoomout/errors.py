@@ -19,3 +19,7 @@ class EngineUnavailableError(ZoomoutError):
 
 class OutputError(ZoomoutError):
     """The output path cannot be written."""
+
+
+class ProvenanceError(ZoomoutError):
+    """A video cannot be signed or inspected: bad certificate or key, c2pa-python missing, unreadable file."""

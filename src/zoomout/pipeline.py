@@ -5,21 +5,25 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .cache import SlotCache, default_cache_dir, prune
 from .chain import SlotStack, build_chain, save_slots
+from .engines import Engine
+from .load import Photo
 from .config import Config
 from .encode import EncodeSettings, Mp4Writer
-from .engines import create_engine
+from .engines import AUTO, ENGINE_OPTIONS, choose_engine, create_engine
 from .errors import ConfigError, OutputError
 from .label import label_frames, make_label
 from .load import load_photos
 from .plan import Plan
 from .progress import ProgressCallback, ProgressEvent
 from .provenance import build_manifest, draft_beside, load_signing_credentials, publish_video, sidecar_path
-from .render import ZoomRenderer, iter_frames
+from .frames import iter_video_frames
+from .render import ZoomRenderer
+from .sheet import write_contact_sheet
 from .sound import make_soundtrack, plan_timeline
 
 
@@ -30,11 +34,13 @@ class VideoResult:
     path: Path
     plan: Plan
     slots: SlotStack
+    chains: tuple[SlotStack, ...]
     engine: str
     notes: tuple[str, ...]
     seconds: dict[str, float] = field(default_factory=dict)
     manifest_path: Path | None = None  # the sidecar `NAME.zoomout.json`
     manifest: dict[str, object] = field(default_factory=dict)
+    engine_choice: str | None = None  # with engine 'auto': which engine was chosen, and why
 
 
 def make_video(
@@ -48,6 +54,7 @@ def make_video(
     fresh: bool = False,
     sign_cert: str | os.PathLike[str] | None = None,
     sign_key: str | os.PathLike[str] | None = None,
+    contact_sheet: str | os.PathLike[str] | None = None,
 ) -> VideoResult:
     """Make a zoom-out video of `photos` at `output` (an `.mp4`).
 
@@ -72,10 +79,12 @@ def make_video(
 
     # 1. Check inputs and load photos
     output_path = check_output_path(Path(output), [Path(p) for p in photos])
-    if len(photos) != 1:
-        raise ConfigError(f"photos should be exactly one photo but are {len(photos)}")
+    config.check_photo_count(len(photos))
+    if contact_sheet is not None:
+        check_output_path(Path(contact_sheet), [Path(p) for p in photos], suffix=".png")
     loaded = load_photos(photos)
-    engine = create_engine(config.engine)
+    config, engine_choice = resolve_engine(config)
+    engine = create_engine(config.engine, config.engine_options)  # loads the model: a missing one fails here
     label = make_label(config.label, config.width_px, config.height_px) if config.label else None
     if (sign_cert is None) != (sign_key is None):
         raise ConfigError("sign_cert and sign_key should be given together")
@@ -83,44 +92,25 @@ def make_video(
     lap("load")
 
     # 2. Plan the timeline (with sound_sync='beats' the slot changes move onto the track's beats)
-    timeline = plan_timeline(config)
+    timeline = plan_timeline(config, len(loaded))
     config, plan = timeline.config, timeline.plan
 
     # 3. Sound (before the chain: a bad audio file fails before minutes of outpainting)
     audio = make_soundtrack(config, plan, timeline.track)
     lap("sound")
 
-    # 4. Outpaint the chain (resuming from cached slots)
-    cache = None
-    if cache_dir is not None:
-        cache_root = default_cache_dir() if cache_dir == "default" else Path(cache_dir)
-        key = config.chain_key([photo.sha256 for photo in loaded], engine.revision)
-        cache = SlotCache(cache_root, key, read=not fresh)
-    stack = build_chain(
-        loaded[0].pixels,
-        width_px=config.width_px,
-        height_px=config.height_px,
-        slots=config.slots,
-        zoom_per_slot=config.zoom_per_slot,
-        fit=config.fit,
-        engine=engine,
-        seed=config.seed,
-        progress=progress,
-        cache=cache,
-    )
-    notes = [f"{photo.path.name}: {note}" for photo in loaded for note in photo.notes]
-    if stack.reused:
-        notes.append(f"{stack.reused} of {len(stack.images)} slots reused from the cache (--fresh to redo them)")
-    if cache is not None:
-        if cache.error:
-            notes.append(cache.error)
-        prune(cache.root, keep=cache.key)
+    # 4. Outpaint the chains (one per montage photo; resuming from cached slots)
+    cache_root = None if cache_dir is None else default_cache_dir() if cache_dir == "default" else Path(cache_dir)
+    stacks, notes = outpaint_chains(config, plan, loaded, engine, cache_root, fresh=fresh, progress=progress)
+    stack = stacks[0]
     if save_slots_to is not None:
-        save_slots(stack, Path(save_slots_to))
+        save_all_slots(stacks, Path(save_slots_to))
+    if contact_sheet is not None:
+        write_contact_sheet(stacks, Path(contact_sheet))
     lap("chain")
 
     # 5. Render and encode, streamed
-    renderer = ZoomRenderer(stack.images, config.zoom_per_slot, (config.width_px, config.height_px))
+    renderers = [ZoomRenderer(s.images, config.zoom_per_slot, (config.width_px, config.height_px)) for s in stacks]
     settings = EncodeSettings(
         width_px=config.width_px,
         height_px=config.height_px,
@@ -131,14 +121,14 @@ def make_video(
     )
     with draft_beside(output_path) as draft:
         with Mp4Writer(draft, settings, audio) as writer:
-            for i, frame in enumerate(label_frames(iter_frames(renderer, plan.frame_zooms()), label)):
+            for i, frame in enumerate(label_frames(iter_video_frames(plan, renderers), label)):
                 writer.write(frame)
                 if progress:
                     progress(ProgressEvent("render", i + 1, plan.frame_count))
         lap("render")
 
         # 6. Provenance: manifest in the MP4 and beside it, C2PA credentials when signing
-        manifest = build_manifest(config, loaded, engine, plan, stack)
+        manifest = build_manifest(config, loaded, engine, plan, stacks)
         manifest = publish_video(draft, output_path, manifest, photos=loaded, signing=signing)
     lap("provenance")
 
@@ -146,18 +136,95 @@ def make_video(
         path=output_path,
         plan=plan,
         slots=stack,
+        chains=tuple(stacks),
         engine=engine.name,
         notes=tuple(notes),
         seconds=seconds,
         manifest_path=sidecar_path(output_path),
         manifest=manifest,
+        engine_choice=engine_choice,
     )
 
 
-def check_output_path(output: Path, inputs: list[Path]) -> Path:
-    """An `.mp4` path in an existing, writable folder that is not one of the inputs."""
-    if output.suffix.lower() != ".mp4":
-        raise OutputError(f"{output}: the output should be an .mp4 file")
+def resolve_engine(config: Config) -> tuple[Config, str | None]:
+    """The config with a concrete engine and its options, and (for `auto`) which engine was chosen and why.
+
+    Default options are filled in, so that the same slots always get the same cache key.
+    """
+    choice = None
+    if config.engine == AUTO:
+        name, choice = choose_engine(config.engine_options)
+        config = replace(config, engine=name, engine_options=config.engine_options if name in ENGINE_OPTIONS else None)
+    if config.engine_options is None and config.engine in ENGINE_OPTIONS:
+        config = replace(config, engine_options=ENGINE_OPTIONS[config.engine]())
+    return config, choice
+
+
+def outpaint_chains(
+    config: Config,
+    plan: Plan,
+    photos: list[Photo],
+    engine: Engine,
+    cache_root: Path | None,
+    *,
+    fresh: bool,
+    progress: ProgressCallback | None,
+) -> tuple[list[SlotStack], list[str]]:
+    """The slot chains of the plan's segments, and notes on what was reused or adapted.
+
+    A montage has one chain per photo (each cached under its own key); a nest has one chain
+    whose slots at evenly spread indices take the further photos as their outside.
+    """
+    notes = [f"{photo.path.name}: {note}" for photo in photos for note in photo.notes]
+    if config.nest:
+        step = config.slots / (len(photos) - 1)
+        groups = [(photos, {round(i * step): p.pixels for i, p in enumerate(photos) if i})]
+    else:
+        groups = [([photo], {}) for photo in photos]
+    total = sum(segment.slots + 1 for segment in plan.segments)
+    stacks: list[SlotStack] = []
+    for (group, outer), segment in zip(groups, plan.segments):
+        offset = sum(len(s.images) for s in stacks)
+        cache = None
+        if cache_root is not None:
+            key = config.chain_key([photo.sha256 for photo in group], engine.revision)
+            cache = SlotCache(cache_root, key, read=not fresh)
+        stack = build_chain(
+            group[0].pixels,
+            width_px=config.width_px,
+            height_px=config.height_px,
+            slots=segment.slots,
+            zoom_per_slot=config.zoom_per_slot,
+            fit=config.fit,
+            engine=engine,
+            seed=config.seed,
+            progress=(lambda e, o=offset: progress(replace(e, done=e.done + o, total=total))) if progress else None,
+            cache=cache,
+            outer_photos=outer,
+        )
+        stacks.append(stack)
+        if stack.reused:
+            notes.append(f"{stack.reused} of {len(stack.images)} slots reused from the cache (--fresh to redo them)")
+        if cache is not None:
+            if cache.error:
+                notes.append(cache.error)
+            prune(cache.root, keep=cache.key)
+    return stacks, notes
+
+
+def save_all_slots(stacks: list[SlotStack], folder: Path) -> None:
+    """`slot_NN.png`/`mask_NN.png` in `folder`; a montage's parts in `folder/part_1`, `part_2`, …"""
+    if len(stacks) == 1:
+        save_slots(stacks[0], folder)
+        return
+    for i, stack in enumerate(stacks, start=1):
+        save_slots(stack, folder / f"part_{i}")
+
+
+def check_output_path(output: Path, inputs: list[Path], suffix: str = ".mp4") -> Path:
+    """A `suffix` path in an existing, writable folder that is not one of the inputs."""
+    if output.suffix.lower() != suffix:
+        raise OutputError(f"{output}: the output should be a {suffix} file")
     if output.is_dir():
         raise OutputError(f"{output}: the output is a directory")
     folder = output.parent

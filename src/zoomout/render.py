@@ -10,8 +10,6 @@ texture does not shimmer and switching mip levels does not pop.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-
 import cv2
 import numpy as np
 
@@ -65,9 +63,12 @@ class ZoomRenderer:
         return len(self.mipmaps) - 1
 
     def render(self, z: float) -> np.ndarray:
-        """(out_h, out_w, 3) uint8 frame at zoom position z in [0, N]."""
-        if not 0.0 <= z <= self.deepest + 1e-9:
-            raise ValueError(f"z should be in [0, {self.deepest}] but is {z}")
+        """(out_h, out_w, 3) uint8 frame at zoom position z in [−N, N].
+
+        Negative z magnifies slot 0 beyond its size (the loop's cross-zoom uses it).
+        """
+        if not -self.deepest - 1e-9 <= z <= self.deepest + 1e-9:
+            raise ValueError(f"z should be in [{-self.deepest}, {self.deepest}] but is {z}")
         layers = self._visible_layers(z)
         frame = np.empty((self.out_h, self.out_w, 3), np.uint8)
         for layer, finer in zip(layers, layers[1:] + [None]):
@@ -80,7 +81,7 @@ class ZoomRenderer:
 
     def _visible_layers(self, z: float) -> list[_Layer]:
         """From the outermost slot that covers the frame (`ceil(z)`) to the finest over a pixel wide."""
-        top = min(math.ceil(z - 1e-9), self.deepest)
+        top = min(max(math.ceil(z - 1e-9), 0), self.deepest)
         layers = []
         for k in range(top, -1, -1):
             scale = self.pixels_per_slot_px * self.zoom ** (k - z)
@@ -166,9 +167,3 @@ def _edge_ramp(lo: int, hi: int, start: float, end: float) -> np.ndarray:
     inside = np.minimum(centres - start, end - centres)
     feather = min(FEATHER_PX, (end - start) / 4)
     return np.clip((inside + 0.5) / feather, 0.0, 1.0).astype(np.float32)
-
-
-def iter_frames(renderer: ZoomRenderer, zooms: np.ndarray) -> Iterator[np.ndarray]:
-    """Frames one at a time, for streaming to the encoder."""
-    for z in zooms:
-        yield renderer.render(float(z))

@@ -30,6 +30,11 @@ class Engine(ABC):
         """Why this engine cannot run here (with the fix), or None when it can."""
         return None
 
+    @classmethod
+    def availability_note(cls) -> str | None:
+        """What a usable engine still lacks here (no GPU: slow; weights: downloaded on first use), or None."""
+        return None
+
     def outpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int) -> np.ndarray:
         """Generate the masked pixels of `image`.
 

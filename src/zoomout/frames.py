@@ -1,0 +1,55 @@
+"""Frames of the whole video: the segments' zooms, the transitions between them, the loop seam.
+
+Everything here is a function of the plan's per-frame (chain, z) and the renderers; nothing
+special-cases a direction or an easing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+
+from .plan import Plan
+from .render import ZoomRenderer
+
+FLASH_S = 0.25  # a white flash on a cut fades out over this long
+FADE_S = 0.5  # a fade crossfades the end of one part into the next over at most this long
+
+
+def loop_weight(z: float, slots: int) -> float:
+    """Share of the loop's other side in a frame at z: 0 until z = slots − 1, then eased to 1 at z = slots."""
+    u = min(max(z - (slots - 1), 0.0), 1.0)
+    return u * u * (3 - 2 * u)
+
+
+def iter_video_frames(plan: Plan, renderers: list[ZoomRenderer]) -> Iterator[np.ndarray]:
+    """(H, W, 3) uint8 frames of `plan`, one at a time.
+
+    With `plan.loop`, the outermost slot of the part at the seam crossfades into the other
+    side's photo magnified by the same zoom (`z − N` in that chain: both move at the same
+    speed), so the frame at the seam is exactly the frame on the other side of it.
+    """
+    chains, zooms = plan.frame_views()
+    seam_chain = {"out": chains[-1], "in": chains[0]}.get(plan.direction)
+    other_chain = {"out": chains[0], "in": chains[-1]}.get(plan.direction)
+    cut_frames = [round(t * plan.fps) for t in plan.cut_times_s]
+    fade_frames = min(round(FADE_S * plan.fps), round(plan.hold_end_s * plan.fps)) if plan.transition == "fade" else 0
+    for i, (chain, z) in enumerate(zip(chains, zooms)):
+        renderer = renderers[chain]
+        frame = renderer.render(float(z))
+        if plan.loop and chain == seam_chain:
+            weight = loop_weight(float(z), renderer.deepest)
+            if weight > 0:
+                other = renderers[other_chain].render(float(z) - renderer.deepest)
+                frame = cv2.addWeighted(frame, 1 - weight, other, weight, 0.0)
+        for cut in cut_frames:
+            if plan.transition == "flash" and 0 <= i - cut < FLASH_S * plan.fps:
+                strength = 0.85 * (1 - (i - cut) / (FLASH_S * plan.fps))
+                frame = cv2.addWeighted(frame, 1 - strength, np.full_like(frame, 255), strength, 0.0)
+            elif fade_frames and 0 < cut - i <= fade_frames:
+                weight = 1 - (cut - i) / (fade_frames + 1)
+                incoming = renderers[chains[cut]].render(float(zooms[cut]))
+                frame = cv2.addWeighted(frame, 1 - weight, incoming, weight, 0.0)
+        yield frame

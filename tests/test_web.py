@@ -1,0 +1,183 @@
+"""The web app driven through its Gradio API, as a script or another program would."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+import zlib
+from pathlib import Path
+
+import av
+import pytest
+
+pytest.importorskip("gradio", reason="the web extra is not installed: pip install 'zoomout[web]'")
+from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from zoomout.cache import list_entries  # noqa: E402
+from zoomout.web import MAX_PHOTO_PIXELS, WebApp, build_app, launch  # noqa: E402
+
+TINY = "96x160"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free port of 127.0.0.1, with a 2 MB upload limit; (url, WebApp)."""
+    app = WebApp(tmp_path_factory.mktemp("web"))
+    demo = launch(build_app(app), port=free_port(), block=False, max_upload_bytes=2_000_000)
+    yield demo.local_url, app
+    demo.close()
+    app.close()
+
+
+def make(client: Client, photos: list[Path], *, slots: int = 1, seed: int = 0, engine: str = "classic"):
+    return client.submit(
+        [handle_file(str(p)) for p in photos], engine, slots, 2.0, 0.5, TINY, "none", None, "", "", seed,
+        api_name="/make",
+    )  # fmt: skip
+
+
+def frame_count(path: str) -> tuple[int, tuple[int, int]]:
+    with av.open(path) as container:
+        frames = [f for f in container.decode(video=0)]
+    return len(frames), (frames[0].width, frames[0].height)
+
+
+def job_folders(app: WebApp) -> list[Path]:
+    return list(app.jobs_root.iterdir())
+
+
+def test_job_from_upload_to_mp4(server, small_cat):
+    url, app = server
+    status, gallery, video, mp4, slots_zip = make(Client(url, verbose=False), [small_cat], slots=2).result(timeout=120)
+
+    assert status.startswith("**Done**")
+    assert len(gallery) == 3  # the photo's slot and two outpainted ones, as they were made
+    count, size = frame_count(video)
+    assert size == (96, 160) and count > 10
+    assert Path(mp4).read_bytes() == Path(video).read_bytes()
+    with zipfile.ZipFile(slots_zip) as zf:
+        assert sorted(zf.namelist()) == [f"{kind}_{k:02d}.png" for kind in ("mask", "slot") for k in range(3)]
+    assert job_folders(app) == []  # handed over to Gradio, then deleted
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("notes.jpg", b"this is text, not a photo\n", "notes.jpg: not an image"),
+        ("empty.png", b"", "empty.png: empty file"),
+    ],
+)
+def test_bad_upload_refused_with_the_loader_message(server, tmp_path, name, content, message):
+    url, app = server
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    with pytest.raises(AppError, match=message) as error:
+        make(Client(url, verbose=False), [bad]).result(timeout=60)
+    assert str(tmp_path) not in str(error.value) and "/gradio/" not in str(error.value)  # no server paths
+    assert job_folders(app) == []
+
+
+def test_photo_over_the_pixel_limit_refused_before_decoding(server, tmp_path):
+    url, _ = server
+    big = tmp_path / "huge.png"
+    big.write_bytes(png_header_only(8000, 6000))  # 48 MP claimed by the header, no pixel data
+    assert 8000 * 6000 > MAX_PHOTO_PIXELS
+    with pytest.raises(AppError, match=r"huge.png: too large for the web app \(8000×6000 px = 48.0 megapixels\)"):
+        make(Client(url, verbose=False), [big]).result(timeout=60)
+
+
+def test_upload_over_the_size_limit_refused(server, tmp_path):
+    url, _ = server
+    big = tmp_path / "big.jpg"
+    big.write_bytes(b"\xff\xd8" + b"\0" * 2_100_000)
+    with pytest.raises(Exception, match="(?i)file size|too large|413"):
+        make(Client(url, verbose=False), [big]).result(timeout=60)
+
+
+def test_bad_options_refused_with_the_config_message(server, small_cat):
+    url, _ = server
+    job = Client(url, verbose=False).submit(
+        [handle_file(str(small_cat))], "classic", 1, 2.0, 0.5, "95x160", "none", None, "", "", 0, api_name="/make"
+    )
+    with pytest.raises(AppError, match=r"width_px should be an even number in \[64, 4096\] but is 95"):
+        job.result(timeout=60)
+
+
+def test_only_the_jobs_files_are_served(server, small_cat):
+    url, app = server
+    secret = app.root / "secret.txt"
+    secret.write_text("not for the web")
+    for path in ("/etc/passwd", str(secret), "../../../../etc/passwd", str(small_cat)):
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(f"{url}gradio_api/file={urllib.parse.quote(path)}", timeout=10)
+        assert error.value.code in (403, 404), path
+
+
+@pytest.mark.slow
+def test_concurrent_jobs_all_finish_in_order_each_with_its_own_slots(server, small_cat):
+    url, app = server
+    clients = [Client(url, verbose=False) for _ in range(3)]
+    jobs, finished = [], []
+    for i, client in enumerate(clients):  # slots 1, 2, 3: each gallery shows its own job's slots
+        jobs.append(make(client, [small_cat], slots=i + 1, seed=i))
+        jobs[-1].add_done_callback(lambda _, i=i: finished.append(i))
+        time.sleep(0.2)  # a definite submission order
+    results = [job.result(timeout=300) for job in jobs]
+    assert finished == [0, 1, 2]  # served one at a time, in order
+    for i, (status, gallery, video, _, _) in enumerate(results):
+        assert status.startswith("**Done**")
+        assert len(gallery) == i + 2
+        assert frame_count(video)[1] == (96, 160)
+    assert len({Path(r[2]).read_bytes() for r in results}) == 3
+    assert job_folders(app) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["cancel button", "client cancel"])
+def test_cancel_stops_the_job_and_leaves_no_files(server, small_cat, how):
+    url, app = server
+    client = Client(url, verbose=False)
+    job = make(client, [small_cat], slots=40, seed=7 if how == "cancel button" else 8)
+    deadline = time.monotonic() + 60
+    while not job_folders(app) or not list(job_folders(app)[0].glob("previews/slot_01.jpg")):
+        assert time.monotonic() < deadline, "the job did not start"
+        time.sleep(0.1)
+    folder = job_folders(app)[0]
+    if how == "cancel button":  # the page's button: cancels this session's job
+        assert client.predict(api_name="/cancel").startswith("**Cancelled**")
+    else:  # Gradio closes the job's generator (as when a tab is closed)
+        job.cancel()
+    deadline = time.monotonic() + 30
+    while folder.exists():
+        assert time.monotonic() < deadline, "the cancelled job left its folder"
+        time.sleep(0.1)
+    assert not list(app.root.rglob("*.mp4"))
+    made = max(entry.slots for entry in list_entries(app.cache_dir))
+    print("slots made before the cancel took effect:", made)
+    assert made < 41, "the library was not stopped: it made every slot"
+
+    # the queue goes on: the next job runs
+    status, *_ = make(Client(url, verbose=False), [small_cat]).result(timeout=120)
+    assert status.startswith("**Done**")
+
+
+def png_header_only(width_px: int, height_px: int) -> bytes:
+    """A PNG whose header says `width_px`×`height_px` but that holds no pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width_px, height_px, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
