@@ -1,5 +1,7 @@
 """Render + encode throughput as a ratio to encode-only throughput of the same frames (goal ≥ 0.9).
 
+Frames are rendered as the product renders them: straight into I420 (BT.709, 4:2:0).
+
 Both runs happen in this process on the same machine state: first the frames are rendered
 and kept, then encoded alone (the baseline), then rendered again while streaming to the
 encoder (the product path). Usage: python bench/bench_render.py [--frames 120] [--size 1080x1920]
@@ -18,7 +20,7 @@ import numpy as np
 from zoomout import Config, plan_video
 from zoomout.config import parse_size
 from zoomout.encode import EncodeSettings, Mp4Writer
-from zoomout.render import ZoomRenderer
+from zoomout.render import I420ZoomRenderer
 
 
 def synthetic_slots(width: int, height: int, count: int, seed: int = 0) -> list[np.ndarray]:
@@ -43,7 +45,7 @@ def main() -> None:
     config = Config(width_px=width, height_px=height)
     plan = plan_video(config)
     zooms = np.linspace(0, config.slots, args.frames)
-    renderer = ZoomRenderer(synthetic_slots(width, height, config.slots + 1), config.zoom_per_slot, (width, height))
+    renderer = I420ZoomRenderer(synthetic_slots(width, height, config.slots + 1), config.zoom_per_slot, (width, height))
     settings = EncodeSettings(width, height, config.fps, config.crf, config.x264_preset)
 
     start = time.perf_counter()

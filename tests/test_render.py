@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from zoomout.chain import build_chain
-from zoomout.render import ZoomRenderer, build_mipmap
+from zoomout.render import I420ZoomRenderer, ZoomRenderer, build_mipmap, rgb_to_i420_planes
 
 W, H, ZOOM = 180, 320, 2.0
 
@@ -80,3 +80,31 @@ def test_invalid_input(stack):
         ZoomRenderer(stack.images, ZOOM, (W, H)).render(3.5)
     with pytest.raises(ValueError, match="aspect ratio"):
         ZoomRenderer(stack.images, ZOOM, (W, W))
+
+
+@pytest.mark.parametrize("z", [0.0, 0.4, 1.7, 2.95])
+def test_i420_renderer_matches_the_rgb_renderer(stack, z):
+    """Rendering planes directly is the RGB render in the encoder's format (BT.709, 4:2:0)."""
+    rgb = ZoomRenderer(stack.images, ZOOM, (W, H)).render(z)
+    i420 = I420ZoomRenderer(stack.images, ZOOM, (W, H)).render(z)
+    expected = np.concatenate([p.ravel() for p in rgb_to_i420_planes(rgb)]).reshape(-1, W)
+    assert i420.shape == (H * 3 // 2, W)
+    assert np.abs(i420[:H].astype(int) - expected[:H].astype(int)).mean() < 1.0  # luma: the same pixels
+    # chroma is resampled at half size (another filter on fine texture) but at the same place
+    for plane in (slice(H, H + H // 4), slice(H + H // 4, None)):
+        ours, theirs = (f[plane].reshape(H // 2, W // 2).astype(np.float32) for f in (i420, expected))
+        (dx, dy), _ = cv2.phaseCorrelate(ours, theirs)
+        assert abs(dx) < 0.1 and abs(dy) < 0.1
+
+
+def test_rgb_to_i420_matches_swscale():
+    import av
+    from av.video.reformatter import ColorRange, Colorspace
+
+    rng = np.random.default_rng(0)
+    image = cv2.resize(rng.integers(0, 256, (20, 12, 3), dtype=np.uint8), (96, 160), interpolation=cv2.INTER_CUBIC)
+    reference = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(
+        format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG, interpolation="AREA"
+    ).to_ndarray()
+    ours = np.concatenate([p.ravel() for p in rgb_to_i420_planes(image)]).reshape(-1, 96)
+    assert np.abs(reference.astype(int) - ours.astype(int)).max() <= 1

@@ -67,7 +67,7 @@ def shrink_slot(slot: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:
 
     Returns
     -------
-    image : (H, W, 3) uint8 ndarray
+    image : (H, W[, C]) uint8 ndarray, like `slot`
     unknown : (H, W) bool ndarray
         True where pixels are not fully covered by the shrunk slot: the ring to generate.
     """

@@ -83,12 +83,12 @@ class Mp4Writer:
         return stream
 
     def write(self, frame: np.ndarray) -> None:
-        """Queue one (height, width, 3) uint8 RGB frame."""
+        """Queue one frame: (height, width, 3) uint8 RGB, or (height·3/2, width) uint8 I420 in BT.709."""
         if self._error is not None:
             raise self._error
-        expected = (self.settings.height_px, self.settings.width_px, 3)
-        if frame.shape != expected or frame.dtype != np.uint8:
-            raise ValueError(f"frame should be {expected} uint8 but is {frame.shape} {frame.dtype}")
+        h, w = self.settings.height_px, self.settings.width_px
+        if frame.shape not in ((h, w, 3), (h * 3 // 2, w)) or frame.dtype != np.uint8:
+            raise ValueError(f"frame should be ({h}, {w}, 3) RGB or ({h * 3 // 2}, {w}) I420 uint8 but is {frame.shape} {frame.dtype}")
         self._queue.put(frame)
 
     def write_all(self, frames: Iterable[np.ndarray]) -> int:
@@ -101,9 +101,12 @@ class Mp4Writer:
     def _encode_loop(self) -> None:
         try:
             while (frame := self._queue.get()) is not None:
-                video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
-                    format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
-                )
+                if frame.ndim == 2:  # already I420 in BT.709 limited range (the renderer's format)
+                    video_frame = av.VideoFrame.from_ndarray(frame, format="yuv420p")
+                else:
+                    video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+                        format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+                    )
                 video_frame.pts = self._frames_in
                 self._frames_in += 1
                 self._container.mux(self._video.encode(video_frame))

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from .plan import Plan
-from .render import ZoomRenderer
+from .render import I420ZoomRenderer, ZoomRenderer
 
 FLASH_S = 0.25  # a white flash on a cut fades out over this long
 FADE_S = 0.5  # a fade crossfades the end of one part into the next over at most this long
@@ -24,8 +24,8 @@ def loop_weight(z: float, slots: int) -> float:
     return u * u * (3 - 2 * u)
 
 
-def iter_video_frames(plan: Plan, renderers: list[ZoomRenderer]) -> Iterator[np.ndarray]:
-    """(H, W, 3) uint8 frames of `plan`, one at a time.
+def iter_video_frames(plan: Plan, renderers: list[ZoomRenderer] | list[I420ZoomRenderer]) -> Iterator[np.ndarray]:
+    """Frames of `plan`, one at a time, in the renderers' format ((H, W, 3) RGB or I420).
 
     With `plan.loop`, the outermost slot of the part at the seam crossfades into the other
     side's photo magnified by the same zoom (`z − N` in that chain: both move at the same
@@ -47,7 +47,7 @@ def iter_video_frames(plan: Plan, renderers: list[ZoomRenderer]) -> Iterator[np.
         for cut in cut_frames:
             if plan.transition == "flash" and 0 <= i - cut < FLASH_S * plan.fps:
                 strength = 0.85 * (1 - (i - cut) / (FLASH_S * plan.fps))
-                frame = cv2.addWeighted(frame, 1 - strength, np.full_like(frame, 255), strength, 0.0)
+                frame = cv2.addWeighted(frame, 1 - strength, renderer.white_frame(), strength, 0.0)
             elif fade_frames and 0 < cut - i <= fade_frames:
                 weight = 1 - (cut - i) / (fade_frames + 1)
                 incoming = renderers[chains[cut]].render(float(zooms[cut]))

@@ -54,7 +54,7 @@ def place(
 
     Parameters
     ----------
-    image : (h, w, 3) uint8 ndarray
+    image : (h, w[, C]) uint8 ndarray
     dst_shape : (H, W)
     scale : float
         Target pixels per source pixel.
@@ -63,7 +63,7 @@ def place(
 
     Returns
     -------
-    placed : (H, W, 3) uint8 ndarray
+    placed : (H, W[, C]) uint8 ndarray
         The covered pixels' colours (the mean over the covered part where partly covered);
         zero where nothing covers.
     coverage : (H, W) float64 ndarray
@@ -83,9 +83,10 @@ def place(
         # rows normalised by their coverage give the mean colour of each pixel's covered part
         weights_x = _normalise_rows(_area_weights(w, dst_w, scale, offset[0]), cover_x)
         weights_y = _normalise_rows(_area_weights(h, dst_h, scale, offset[1]), cover_y)
-        columns = weights_x @ image.transpose(1, 0, 2).reshape(w, h * 3).astype(np.float32)
-        rows = weights_y @ columns.reshape(dst_w, h, 3).transpose(1, 0, 2).reshape(h, dst_w * 3)
-        placed = cv2.convertScaleAbs(rows.reshape(dst_h, dst_w, 3))
+        c = 1 if image.ndim == 2 else image.shape[2]
+        columns = weights_x @ image.reshape(h, w, c).transpose(1, 0, 2).reshape(w, h * c).astype(np.float32)
+        rows = weights_y @ columns.reshape(dst_w, h, c).transpose(1, 0, 2).reshape(h, dst_w * c)
+        placed = cv2.convertScaleAbs(rows.reshape((dst_h, dst_w, c)[: image.ndim]))
     placed[coverage <= 0] = 0
     return placed, coverage
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import ConfigError
+from .render import rgb_to_i420_planes
 
 FONT_FILE = "DejaVuSans-Bold.ttf"
 FONT_HEIGHT_SHARE = 0.024
@@ -54,13 +57,25 @@ class Label:
         return self.x, self.y, self.x + w, self.y + h
 
     def apply(self, frame: np.ndarray) -> np.ndarray:
-        """Blend the label into `frame` ((H, W, 3) uint8 RGB) in place and return it; only its box is touched."""
-        x_lo, y_lo, x_hi, y_hi = self.box
-        target = frame[y_lo:y_hi, x_lo:x_hi]
-        alpha = self.rgba[:, :, 3:4].astype(np.uint16)
-        blended = (target * (255 - alpha) + self.rgba[:, :, :3] * alpha + 127) // 255
-        target[...] = blended.astype(np.uint8)
+        """Blend the label into `frame` in place and return it; only its box is touched.
+
+        `frame` is (H, W, 3) uint8 RGB, or (H·3/2, W) uint8 I420 (BT.709), the renderer's format.
+        """
+        if frame.ndim == 3:
+            _blend(frame, self.x, self.y, self.rgba[:, :, :3], self.rgba[:, :, 3])
+            return frame
+        h, w = frame.shape[0] * 2 // 3, frame.shape[1]
+        y, u, v = self._i420_planes
+        alpha_half = cv2.resize(self.rgba[:, :, 3], (u.shape[1], u.shape[0]), interpolation=cv2.INTER_AREA)
+        _blend(frame[:h], self.x, self.y, y, self.rgba[:, :, 3])
+        for i, plane in enumerate((u, v)):
+            chroma = frame[h + i * h // 4 : h + (i + 1) * h // 4].reshape(h // 2, w // 2)
+            _blend(chroma, self.x // 2, self.y // 2, plane, alpha_half)
         return frame
+
+    @cached_property
+    def _i420_planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return rgb_to_i420_planes(self.rgba[:, :, :3])
 
 
 def make_label(text: str, width_px: int, height_px: int) -> Label:
@@ -85,7 +100,16 @@ def make_label(text: str, width_px: int, height_px: int) -> Label:
                 f"{rgba.shape[1]} px wide at the smallest size, {available_px} px available"
             )
         font_px -= 1
-    return Label(text=text, x=x, y=round(height_px * TOP_MARGIN_SHARE), rgba=rgba)
+    # even corner and size: the label lines up with 4:2:0 chroma pixels
+    rgba = np.pad(rgba, ((0, rgba.shape[0] % 2), (0, rgba.shape[1] % 2), (0, 0)))
+    return Label(text=text, x=x - x % 2, y=round(height_px * TOP_MARGIN_SHARE) // 2 * 2, rgba=rgba)
+
+
+def _blend(target: np.ndarray, x: int, y: int, colour: np.ndarray, alpha: np.ndarray) -> None:
+    """Blend `colour` (h, w[, C]) with straight `alpha` (h, w) into `target` at (x, y), in place."""
+    region = target[y : y + alpha.shape[0], x : x + alpha.shape[1]]
+    a = alpha.astype(np.uint16).reshape(alpha.shape + (1,) * (region.ndim - 2))
+    region[...] = ((region * (255 - a) + colour * a + 127) // 255).astype(np.uint8)
 
 
 def label_frames(frames: Iterable[np.ndarray], label: Label | None) -> Iterator[np.ndarray]:

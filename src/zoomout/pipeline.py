@@ -22,7 +22,7 @@ from .plan import Plan
 from .progress import ProgressCallback, ProgressEvent
 from .provenance import build_manifest, draft_beside, load_signing_credentials, publish_video, sidecar_path
 from .frames import iter_video_frames
-from .render import ZoomRenderer
+from .render import I420ZoomRenderer
 from .sheet import write_contact_sheet
 from .sound import make_soundtrack, plan_timeline
 
@@ -110,7 +110,8 @@ def make_video(
     lap("chain")
 
     # 5. Render and encode, streamed
-    renderers = [ZoomRenderer(s.images, config.zoom_per_slot, (config.width_px, config.height_px)) for s in stacks]
+    size = (config.width_px, config.height_px)
+    renderers = [I420ZoomRenderer(s.images, config.zoom_per_slot, size) for s in stacks]
     settings = EncodeSettings(
         width_px=config.width_px,
         height_px=config.height_px,

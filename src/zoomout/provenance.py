@@ -196,9 +196,9 @@ def invented_shares(masks: Sequence[np.ndarray], zoom_per_slot: float) -> list[n
     """
     shares = [masks[0].astype(np.float32)]
     for mask in masks[1:]:
-        previous = np.repeat(np.rint(shares[-1] * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+        previous = np.rint(shares[-1] * 255).astype(np.uint8)
         shrunk, outside_centre = shrink_slot(previous, zoom_per_slot)
-        kept = np.where(outside_centre, 0.0, shrunk[:, :, 0] / 255.0)
+        kept = np.where(outside_centre, 0.0, shrunk / np.float32(255.0))
         shares.append(np.where(mask, 1.0, kept).astype(np.float32))
     return shares
 

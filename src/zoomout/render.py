@@ -39,8 +39,8 @@ class ZoomRenderer:
 
     Parameters
     ----------
-    slots : list of (H, W, 3) uint8 ndarray
-        Slot 0 … N, all the same size.
+    slots : list of (H, W[, C]) uint8 ndarray
+        Slot 0 … N, all the same size (any number of channels: RGB, or one plane).
     zoom_per_slot : float
     output_size : (width, height)
         Frame size; the same aspect ratio as the slots (e.g. a smaller preview).
@@ -62,15 +62,18 @@ class ZoomRenderer:
     def deepest(self) -> int:
         return len(self.mipmaps) - 1
 
+    def white_frame(self) -> np.ndarray:
+        return np.full((self.out_h, self.out_w, 3), 255, np.uint8)
+
     def render(self, z: float) -> np.ndarray:
-        """(out_h, out_w, 3) uint8 frame at zoom position z in [−N, N].
+        """(out_h, out_w[, C]) uint8 frame at zoom position z in [−N, N].
 
         Negative z magnifies slot 0 beyond its size (the loop's cross-zoom uses it).
         """
         if not -self.deepest - 1e-9 <= z <= self.deepest + 1e-9:
             raise ValueError(f"z should be in [{-self.deepest}, {self.deepest}] but is {z}")
         layers = self._visible_layers(z)
-        frame = np.empty((self.out_h, self.out_w, 3), np.uint8)
+        frame = np.empty((self.out_h, self.out_w, *self.mipmaps[0][0].shape[2:]), np.uint8)
         for layer, finer in zip(layers, layers[1:] + [None]):
             # Each pixel is drawn once per layer that shows through: skip what the finer
             # layer covers opaquely, since it is drawn over it next.
@@ -167,3 +170,58 @@ def _edge_ramp(lo: int, hi: int, start: float, end: float) -> np.ndarray:
     inside = np.minimum(centres - start, end - centres)
     feather = min(FEATHER_PX, (end - start) / 4)
     return np.clip((inside + 0.5) / feather, 0.0, 1.0).astype(np.float32)
+
+
+# BT.709, limited ("MPEG") range: what the encoder's stream is tagged with.
+_BT709_RGB_TO_YCBCR = np.array(
+    [
+        [0.2126, 0.7152, 0.0722],
+        [-0.2126 / 1.8556, -0.7152 / 1.8556, 0.9278 / 1.8556],
+        [0.7874 / 1.5748, -0.7152 / 1.5748, -0.0722 / 1.5748],
+    ]
+) * (np.array([219.0, 224.0, 224.0]) / 255.0)[:, None]
+_BT709_OFFSET = np.array([16.0, 128.0, 128.0])
+I420_WHITE = (235, 128, 128)
+
+
+def rgb_to_i420_planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BT.709 limited-range Y (H, W) and 2×2-averaged U, V (H/2, W/2) uint8 planes of an RGB image (even sides)."""
+    ycbcr = cv2.transform(image.astype(np.float32), np.hstack([_BT709_RGB_TO_YCBCR, _BT709_OFFSET[:, None]]).astype(np.float32))
+    h, w = image.shape[:2]
+    chroma = cv2.resize(ycbcr[:, :, 1:], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    planes = (ycbcr[:, :, 0], chroma[:, :, 0], chroma[:, :, 1])
+    return tuple(np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in planes)  # type: ignore[return-value]
+
+
+class I420ZoomRenderer:
+    """Renders frames straight into the encoder's format: I420 (Y, then U, then V; 4:2:0, BT.709).
+
+    One `ZoomRenderer` per plane, each in its own continuous coordinates (a chroma pixel
+    covers 2×2 luma pixels), so the geometry is the RGB renderer's exactly; the work is half
+    of rendering RGB, and the encoder needs no colour conversion.
+    """
+
+    def __init__(self, slots: list[np.ndarray], zoom_per_slot: float, output_size: tuple[int, int]) -> None:
+        out_w, out_h = output_size
+        if out_w % 2 or out_h % 2:
+            raise ValueError(f"output size should be even for 4:2:0 but is {out_w}x{out_h}")
+        planes = [rgb_to_i420_planes(slot) for slot in slots]
+        self.out_w, self.out_h = out_w, out_h
+        self.planes = [
+            ZoomRenderer([p[0] for p in planes], zoom_per_slot, (out_w, out_h)),
+            ZoomRenderer([p[1] for p in planes], zoom_per_slot, (out_w // 2, out_h // 2)),
+            ZoomRenderer([p[2] for p in planes], zoom_per_slot, (out_w // 2, out_h // 2)),
+        ]
+
+    @property
+    def deepest(self) -> int:
+        return self.planes[0].deepest
+
+    def white_frame(self) -> np.ndarray:
+        frame = np.empty((self.out_h * 3 // 2, self.out_w), np.uint8)
+        frame[: self.out_h], frame[self.out_h :] = I420_WHITE[0], I420_WHITE[1]
+        return frame
+
+    def render(self, z: float) -> np.ndarray:
+        """(out_h·3/2, out_w) uint8 I420 frame at zoom position z."""
+        return np.concatenate([plane.render(z).reshape(-1) for plane in self.planes]).reshape(-1, self.out_w)
