@@ -95,3 +95,19 @@ def test_save_slots_writes_pngs_and_white_masks(tmp_path, cat_pixels, noise_engi
     np.testing.assert_array_equal(mask == 255, stack.masks[1])
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "slots" / "slot_02.png")), stack.images[2])
     assert not list((tmp_path / "slots").glob("*.tmp"))
+
+
+def test_texture_does_not_fade_along_the_chain(cat_pixels):
+    """Far slots keep the texture of the near ones (no zoom-out into a flat void)."""
+    import cv2
+
+    stack = build_chain(
+        cat_pixels, width_px=270, height_px=480, slots=6, zoom_per_slot=2.0, fit="contain",
+        engine=create_engine("classic"), seed=0,
+    )  # fmt: skip
+
+    def ring_texture(k):
+        grey = cv2.cvtColor(stack.images[k], cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return float((grey - cv2.GaussianBlur(grey, (0, 0), 3))[stack.masks[k]].std())
+
+    assert ring_texture(6) > 0.7 * ring_texture(1) > 0

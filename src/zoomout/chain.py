@@ -128,6 +128,7 @@ def build_chain(
     outer_photos = outer_photos or {}
     images: list[np.ndarray] = []
     masks: list[np.ndarray] = []
+    reference: np.ndarray | None = None
     reused = 0
     for k in range(slots + 1):
         if k == 0:
@@ -141,11 +142,15 @@ def build_chain(
             slot = cached[0]
             reused += 1
         else:
-            slot = engine.outpaint(known, unknown, seed=seed + k, slot=k)
+            slot = engine.outpaint(known, unknown, seed=seed + k, slot=k, reference=reference)
             if not _keeps_centre(slot, known, unknown):
                 raise RuntimeError(f"slot {k}: engine {engine.name!r} changed the kept centre")
             if cache is not None:
                 cache.store(k, slot, unknown)
+        if k == 0 or k in outer_photos:
+            # the latest photo at full size: a texture source at the ring's own pixel scale
+            # that does not fade from slot to slot as generated texture would
+            reference = slot
         images.append(slot)
         masks.append(unknown)
         if progress:

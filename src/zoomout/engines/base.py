@@ -24,6 +24,9 @@ class Engine(ABC):
     summary: ClassVar[str]
     # Part of the slot cache key: bump it whenever the engine's output for the same input changes.
     revision: ClassVar[str] = "1"
+    # Whether `_outpaint` takes `reference`: the latest photo slot at full size (a texture
+    # source at the ring's own pixel scale).
+    uses_reference: ClassVar[bool] = False
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -35,7 +38,9 @@ class Engine(ABC):
         """What a usable engine still lacks here (no GPU: slow; weights: downloaded on first use), or None."""
         return None
 
-    def outpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int) -> np.ndarray:
+    def outpaint(
+        self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int, reference: np.ndarray | None = None
+    ) -> np.ndarray:
         """Generate the masked pixels of `image`.
 
         Parameters
@@ -48,6 +53,9 @@ class Engine(ABC):
             The whole result is a function of (image, mask, seed, slot).
         slot : int
             Index of the slot in the chain (engines may vary prompts per slot).
+        reference : (H, W, 3) uint8 ndarray, optional
+            The latest photo slot (slot 0, or a nested photo) at full size, for engines with
+            `uses_reference`.
 
         Returns
         -------
@@ -62,7 +70,8 @@ class Engine(ABC):
             return image.copy()
         if mask.all():
             raise ValueError("mask covers the whole image: there is nothing to extend")
-        filled = self._outpaint(image, mask, seed=seed, slot=slot)
+        extra = {"reference": reference} if self.uses_reference and reference is not None else {}
+        filled = self._outpaint(image, mask, seed=seed, slot=slot, **extra)
         if filled.shape != image.shape or filled.dtype != np.uint8:
             raise RuntimeError(
                 f"engine {self.name!r} returned {filled.shape} {filled.dtype}, expected {image.shape} uint8"

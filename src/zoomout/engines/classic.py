@@ -43,8 +43,12 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
+    revision: ClassVar[str] = "2"
+    uses_reference: ClassVar[bool] = True
 
-    def _outpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int) -> np.ndarray:
+    def _outpaint(
+        self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int, reference: np.ndarray | None = None
+    ) -> np.ndarray:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, slot & 0xFFFFFFFF])
         height, width = mask.shape
         known = ~mask
@@ -60,13 +64,22 @@ class ClassicEngine(Engine):
         structure = _membrane_fill(image_pad, known_pad, cell=max(block // 3, 2))
         detail = np.where(known_pad[..., None], image_pad - structure, 0.0).astype(np.float32)
 
-        # 3. Source positions: whole blocks of the known region, centred in its outer band
-        sources, block = _source_positions(known, pad, block)
+        # 3. Source positions: whole blocks of the known region, centred in its outer band; with
+        #    a reference (the previous slot at full size) its outer band instead, since the shrunk
+        #    centre's texture is finer by the zoom factor: sourcing it slot after slot would shrink
+        #    the texture until the far slots are flat
+        source_layers = None
+        if reference is not None and reference.shape == image.shape and min(mask.shape) >= 4 * block:
+            source_layers, sources = _reference_sources(reference, block, cell=max(block // 3, 2))
+        else:
+            sources, block = _source_positions(known, pad, block)
         if sources is None:
             return np.clip(structure[pad:-pad, pad:-pad] + 0.5, 0, 255).astype(np.uint8)
 
         # 4. Texture: quilt detail blocks into the ring, nearest to the known region first
-        residual, seam_diff, seam_weight = _quilt(detail, structure, known_pad, mask, pad, block, sources, rng)
+        residual, seam_diff, seam_weight = _quilt(
+            detail, structure, known_pad, mask, pad, block, sources, rng, source_layers
+        )
 
         # 5. Seam: spread the low-frequency mismatch along the known border into the ring
         residual += _seam_correction(seam_diff, seam_weight, sigma=max(block / 4, 1.0))
@@ -127,6 +140,33 @@ def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.nda
     return filled.reshape(height, width, -1)
 
 
+def _reference_sources(
+    reference: np.ndarray, block: int, *, cell: int
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Detail and structure layers of a texture reference, and block corners in its outer band.
+
+    Parameters
+    ----------
+    reference : (H, W, 3) uint8 ndarray
+        The previous slot (or photo) at full size: its outer band is background.
+
+    Returns
+    -------
+    ((H, W, 3) float32, (H, W, 3) float32), (N, 2) int ndarray
+        (detail, structure), and the corners (y, x) of whole blocks centred in the band.
+    """
+    image = reference.astype(np.float32)
+    height, width = reference.shape[:2]
+    structure = _membrane_fill(image, np.ones((height, width), bool), cell=cell)
+    band_px = _BAND_FRACTION * min(height, width)
+    stride = max(block // 8, 1)
+    ys, xs = np.mgrid[0 : height - block + 1 : stride, 0 : width - block + 1 : stride]
+    cy, cx = ys + block / 2, xs + block / 2
+    depth = np.minimum(np.minimum(cy, height - cy), np.minimum(cx, width - cx))
+    in_band = depth <= band_px
+    return (image - structure, structure), np.stack([ys[in_band], xs[in_band]], axis=1)
+
+
 def _source_positions(known: np.ndarray, pad: int, block: int) -> tuple[np.ndarray | None, int]:
     """Top-left corners (padded frame) of whole known blocks centred in the outer band.
 
@@ -174,6 +214,7 @@ def _quilt(
     block: int,
     sources: np.ndarray,
     rng: np.random.Generator,
+    source_layers: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fill the detail layer of the ring with blocks of source detail.
 
@@ -187,8 +228,10 @@ def _quilt(
         True where to generate (unpadded frame).
     pad, block : int
     sources : (N, 2) int ndarray
-        Allowed source corners.
+        Allowed source corners, in the frame of `source_layers` when given.
     rng : numpy Generator
+    source_layers : ((h, w, 3), (h, w, 3)) float32 ndarrays or None
+        Detail and structure of a separate texture reference; None: the image itself.
 
     Returns
     -------
@@ -226,20 +269,29 @@ def _quilt(
     box = (block, block)
     mean_structure = cv2.boxFilter(structure, -1, box, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE)
     energy = cv2.boxFilter((detail**2).mean(2), -1, box, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE)
-    source_energy = energy[sources[:, 0], sources[:, 1]]
+    source_detail, source_mean_structure, source_energy_map = detail, mean_structure, energy
+    if source_layers is not None:
+        source_detail = source_layers[0]
+        source_mean_structure = cv2.boxFilter(source_layers[1], -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+        source_energy_map = cv2.boxFilter((source_detail**2).mean(2), -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    source_energy = source_energy_map[sources[:, 0], sources[:, 1]]
     # texture strength the ring should have: the known strength, extended like the colours
     coverage = cv2.boxFilter(known_pad.astype(np.float32), -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
     measured = coverage > 0.9
     expected = _membrane_fill(np.where(measured, energy, 0.0)[..., None], measured, cell=max(block // 2, 1))[..., 0]
-    log_energy = np.log(energy + _NOISE_FLOOR**2)
+    log_energy = np.log(source_energy_map + _NOISE_FLOOR**2)
     # typical, not peak, strength: edges of objects in the band must not set the level
     typical = np.median(source_energy)
-    log_expected = np.log(np.clip(expected, 0.0, typical) + _NOISE_FLOOR**2)
+    # a reference is at the ring's own scale, so its typical strength is the ring's; the shrunk
+    # known border has lost strength to the downscale and would let the texture fade slot by slot
+    floor = typical if source_layers is not None else 0.0
+    log_expected = np.log(np.clip(expected, floor, typical) + _NOISE_FLOOR**2)
     # distinctive sources (eyes, lights, object edges) cost more, up to never being picked
     distinct = np.maximum(source_energy / max(2.0 * typical, 1e-6) - 1.0, 0.0)
-    source_factor = np.zeros(known_pad.shape, np.float32)  # 0 = not a source
+    source_factor = np.zeros(source_energy_map.shape, np.float32)  # 0 = not a source
     source_factor[sources[:, 0], sources[:, 1]] = 1.0 + _DISTINCT_WEIGHT * distinct
     cell = max(block // 2, 1)
+    src_h, src_w = source_factor.shape
 
     # feather ramp: 0 at the block edge, 1 past the overlap, smooth in between
     ramp_1d = np.minimum(np.minimum(np.arange(block), np.arange(block)[::-1]) + 1, overlap + 1) / (overlap + 1)
@@ -255,18 +307,18 @@ def _quilt(
             pick = rng.integers(0, len(sources), _CANDIDATES)
             sy, sx = sources[pick, 0], sources[pick, 1]
             coherent = [(y + o[0], x + o[1]) for o in (offsets.get((y + dy, x + dx)) for dy, dx in neighbours) if o]
-            coherent = [c for c in coherent if source_factor[c] > 0]
+            coherent = [c for c in coherent if 0 <= c[0] < src_h and 0 <= c[1] < src_w and source_factor[c] > 0]
             if coherent:
                 sy = np.concatenate([sy, [c[0] for c in coherent]])
                 sx = np.concatenate([sx, [c[1] for c in coherent]])
-            cost = ((mean_structure[sy, sx] - mean_structure[y, x]) ** 2).mean(1) / _COLOUR_SCALE**2
+            cost = ((source_mean_structure[sy, sx] - mean_structure[y, x]) ** 2).mean(1) / _COLOUR_SCALE**2
             cost += _ENERGY_WEIGHT * (log_energy[sy, sx] - log_expected[y, x]) ** 2
             here = filled[y + grid_y, x + grid_x]
             if here.any():
                 # normalised so that a flat patch is no better than a textured one that does not match
                 py, px = grid_y[here], grid_x[here]
                 target = residual[y + py, x + px]
-                patches = detail[sy[:, None] + py, sx[:, None] + px]
+                patches = source_detail[sy[:, None] + py, sx[:, None] + px]
                 mismatch = ((patches - target) ** 2).mean((1, 2))
                 cost += mismatch / ((patches**2).mean((1, 2)) + (target**2).mean() + _NOISE_FLOOR**2)
             cost *= source_factor[sy, sx] * (1.0 + _REUSE_WEIGHT * uses[sy // cell, sx // cell])
@@ -279,7 +331,7 @@ def _quilt(
             shift = 0.5 * (target - patches[chosen]).mean(0) if here.any() else 0.0
 
             # place: feathered over generated pixels, plain over empty ones, never over known ones
-            patch = detail[src_y : src_y + block, src_x : src_x + block] + shift
+            patch = source_detail[src_y : src_y + block, src_x : src_x + block] + shift
             window = residual[y : y + block, x : x + block]
             was_filled = filled[y : y + block, x : x + block]
             alpha = np.where(was_filled[..., None], ramp, 1.0)
@@ -297,7 +349,7 @@ def _quilt(
     blocks = np.stack([by, bx, touches_known], axis=1)
     parts = [blocks[column < middle], blocks[column > middle], blocks[column == middle]]
     rngs = rng.spawn(3)
-    uses = [np.zeros((height // cell + 1, width // cell + 1), np.float32) for _ in range(2)]
+    uses = [np.zeros((src_h // cell + 1, src_w // cell + 1), np.float32) for _ in range(2)]
     offsets: list[dict] = [{}, {}]
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(place, parts[:2], rngs[:2], uses, offsets))
