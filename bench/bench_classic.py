@@ -11,6 +11,7 @@ import time
 import cv2
 import numpy as np
 
+from zoomout.chain import fit_photo
 from zoomout.engines.classic import ClassicEngine
 
 WIDTH, HEIGHT, ZOOM = 1080, 1920, 2.0
@@ -46,7 +47,9 @@ def main() -> None:
 
     image, mask = slot_input(data.chelsea())
     engine = ClassicEngine()
-    rows = [("classic", best_seconds(lambda: engine.outpaint(image, mask, seed=0, slot=0)))]
+    # as in the chain: slot 1, texture sourced from the photo slot at full size
+    reference, _ = fit_photo(data.chelsea(), WIDTH, HEIGHT, "cover")
+    rows = [("classic", best_seconds(lambda: engine.outpaint(image, mask, seed=0, slot=1, reference=reference)))]
     try:
         from patchmatch import patch_match
     except ImportError:

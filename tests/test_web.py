@@ -17,6 +17,7 @@ import pytest
 
 pytest.importorskip("gradio", reason="the web extra is not installed: pip install 'zoomout[web]'")
 from gradio_client import Client, handle_file  # noqa: E402
+from huggingface_hub import constants as hf_constants  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from zoomout.cache import list_entries  # noqa: E402
@@ -25,26 +26,40 @@ from zoomout.web import MAX_PHOTO_PIXELS, WebApp, build_app, launch  # noqa: E40
 TINY = "96x160"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The app on a free port of 127.0.0.1, with a 2 MB upload limit; (url, WebApp)."""
-    app = WebApp(tmp_path_factory.mktemp("web"))
-    demo = launch(build_app(app), port=free_port(), block=False, max_upload_bytes=2_000_000)
-    yield demo.local_url, app
-    demo.close()
-    app.close()
+    """The app on a free port of 127.0.0.1, with a 2 MB upload limit; (url, WebApp).
+
+    Every host name the process looks up meanwhile is recorded: the app must never call out.
+    (gradio_client itself would, through huggingface_hub's telemetry and agent detection; the
+    tests' clients are kept offline as the README tells users to.)
+    """
+    looked_up: list[object] = []
+    getaddrinfo = socket.getaddrinfo
+
+    def recording_getaddrinfo(host, *args, **kwargs):
+        looked_up.append(host)
+        return getaddrinfo(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+        patch.setattr(hf_constants, "HF_HUB_DISABLE_TELEMETRY", True)
+        patch.setattr(socket, "getaddrinfo", recording_getaddrinfo)
+        app = WebApp(tmp_path_factory.mktemp("web"))
+        demo = launch(build_app(app), port=None, max_upload_bytes=2_000_000)
+        try:
+            yield demo.local_url, app
+        finally:
+            demo.close()
+            app.close()
+    outside = {host for host in looked_up if host not in ("127.0.0.1", "localhost", "::1", b"127.0.0.1", b"localhost")}
+    assert not outside, f"the web app looked up {outside}: it must not call out"
 
 
 def make(client: Client, photos: list[Path], *, slots: int = 1, seed: int = 0, engine: str = "classic"):
     return client.submit(
-        [handle_file(str(p)) for p in photos], engine, slots, 2.0, 0.5, TINY, "none", None, "", "", seed,
-        api_name="/make",
+        photos=[handle_file(str(p)) for p in photos], engine=engine, slots=slots, seconds_per_slot=0.5, size=TINY,
+        sound="none", seed=seed, api_name="/make",
     )  # fmt: skip
 
 
@@ -109,9 +124,15 @@ def test_upload_over_the_size_limit_refused(server, tmp_path):
 def test_bad_options_refused_with_the_config_message(server, small_cat):
     url, _ = server
     job = Client(url, verbose=False).submit(
-        [handle_file(str(small_cat))], "classic", 1, 2.0, 0.5, "95x160", "none", None, "", "", 0, api_name="/make"
+        photos=[handle_file(str(small_cat))], engine="classic", size="95x160", api_name="/make"
     )
     with pytest.raises(AppError, match=r"width_px should be an even number in \[64, 4096\] but is 95"):
+        job.result(timeout=60)
+
+
+def test_no_photo_refused(server):
+    job = Client(server[0], verbose=False).submit(photos=[], engine="classic", size=TINY, api_name="/make")
+    with pytest.raises(AppError, match=r"photos should be 1 to 12 but are 0"):
         job.result(timeout=60)
 
 
@@ -165,7 +186,6 @@ def test_cancel_stops_the_job_and_leaves_no_files(server, small_cat, how):
         time.sleep(0.1)
     assert not list(app.root.rglob("*.mp4"))
     made = max(entry.slots for entry in list_entries(app.cache_dir))
-    print("slots made before the cancel took effect:", made)
     assert made < 41, "the library was not stopped: it made every slot"
 
     # the queue goes on: the next job runs

@@ -25,6 +25,24 @@ def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
         raise
 
 
+TEMPORARY_SUFFIXES = (".tmp", ".tmp.mp4", ".draft.mp4", ".c2pa.mp4")
+
+
+def remove_leftovers(path: Path) -> list[Path]:
+    """Delete the temporary files a killed writer of `path` left beside it; returns them.
+
+    They are `.NAME.<random><suffix>` (and `..NAME.…` for a temporary file's own temporary) with
+    a suffix of TEMPORARY_SUFFIXES. Only one writer of a path should run at a time.
+    """
+    removed = []
+    for pattern in (f".{path.name}.*", f"..{path.name}.*"):
+        for leftover in path.parent.glob(pattern):
+            if leftover.name.endswith(TEMPORARY_SUFFIXES) and leftover.is_file():
+                leftover.unlink(missing_ok=True)
+                removed.append(leftover)
+    return removed
+
+
 def write_bytes_atomic(data: bytes, path: Path) -> None:
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

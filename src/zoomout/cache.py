@@ -46,6 +46,9 @@ class SlotCache:
         self.root, self.key, self.read = root, key, read
         self.folder = root / key
         self.error: str | None = None
+        if self.folder.is_dir():  # temporary files of a run that was killed while storing a slot
+            for leftover in self.folder.glob(".*.tmp"):
+                leftover.unlink(missing_ok=True)
 
     def load(self, k: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Slot k and its mask, or None when not cached (or unreadable: it is then redone)."""

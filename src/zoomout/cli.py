@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -19,7 +20,7 @@ from .config import Config, parse_size
 from .engines import DiffusionOptions, EngineOptions, LamaOptions, engine_statuses
 from .engines.diffusion import MEMORY_OPTIONS, load_prompts
 from .errors import ConfigError, ProvenanceError, ZoomoutError
-from .pipeline import make_video, resolve_engine
+from .pipeline import RunPlan, make_video, plan_run, resolve_engine
 from .sound import write_sound
 from .progress import ProgressEvent
 
@@ -58,7 +59,7 @@ def make(
     negative_prompt: Annotated[Optional[str], typer.Option(help="diffusion: what the ring should not show.")] = None,
     steps: Annotated[Optional[int], typer.Option(help="diffusion: denoising steps (30).")] = None,
     guidance: Annotated[Optional[float], typer.Option(help="diffusion: guidance scale (7.5).")] = None,
-    strength: Annotated[Optional[float], typer.Option(help="diffusion: how much of the prefilled ring is replaced, (0, 1].")] = None,
+    strength: Annotated[Optional[float], typer.Option(help="diffusion: how much of the prefilled ring is replaced, (0, 1] (0.99).")] = None,
     no_strangers: Annotated[Optional[bool], typer.Option("--no-strangers/--allow-strangers", help="diffusion: keep people and faces out of the invented surroundings (default on).", show_default=False)] = None,
     memory: Annotated[Optional[str], typer.Option(help=f"diffusion, small GPUs: comma list of {', '.join(MEMORY_OPTIONS)}.")] = None,
     device: Annotated[Optional[str], typer.Option(help="diffusion/lama: auto, cpu, cuda, cuda:N or mps.")] = None,
@@ -71,6 +72,7 @@ def make(
     save_slots: Annotated[Optional[Path], typer.Option(help="Write slot_NN.png and mask_NN.png here.")] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Outpaint every slot again, ignoring cached slots.")] = False,
     use_cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Keep slots in the cache to resume.")] = True,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check everything and print the plan and memory estimate; write nothing.")] = False,
     label: Annotated[str, typer.Option(help="Visible label on every frame.")] = "AI-generated",
     no_label: Annotated[bool, typer.Option("--no-label", help="No visible label.")] = False,
     sign_cert: Annotated[Optional[Path], typer.Option(help="C2PA: signing certificate chain (PEM, leaf first).")] = None,
@@ -96,6 +98,12 @@ def make(
         TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )  # fmt: skip
+    if dry_run:
+        planned = plan_run(
+            photos, output, config, cache_dir="default" if use_cache else None, fresh=fresh, contact_sheet=contact_sheet
+        )
+        print(describe_plan(planned))
+        return
     config, engine_choice = resolve_engine(config)
     with Progress(*columns, console=console, transient=False) as bars:
         tasks: dict[str, int] = {}
@@ -113,14 +121,35 @@ def make(
             contact_sheet=contact_sheet,
         )  # fmt: skip
     for note in result.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {escape(note)}", highlight=False)
     timings = ", ".join(f"{stage} {s:.1f}s" for stage, s in result.seconds.items())
     console.print(
-        f"wrote {result.path} ({result.plan.frame_count} frames, {result.plan.duration_s:.2f} s, "
+        f"wrote {escape(str(result.path))} ({result.plan.frame_count} frames, {result.plan.duration_s:.2f} s, "
         f"{config.width_px}x{config.height_px}, engine {result.engine}; {timings})"
     )
     signed = ", C2PA-signed" if result.manifest.get("content_credentials") else ""
-    console.print(f"manifest: inside the video and in {result.manifest_path}{signed}", highlight=False)
+    console.print(f"manifest: inside the video and in {escape(str(result.manifest_path))}{signed}", highlight=False)
+
+
+def describe_plan(planned: RunPlan) -> str:
+    """What `make --dry-run` prints: the plan, cache hits, disk and memory."""
+    config, plan, memory = planned.config, planned.plan, planned.memory
+    mb = 1e6
+    lines = [
+        f"would write {planned.output}: {config.width_px}x{config.height_px}, {plan.frame_count} frames at "
+        f"{config.fps} fps = {plan.duration_s:.2f} s",
+        f"slots: {planned.total_slots} in {len(plan.segments)} chain(s) (zoom {config.zoom_per_slot:g} per slot), "
+        f"{planned.cached_slots} already in the cache",
+        f"engine: {config.engine}" + (f" ({planned.engine_choice})" if planned.engine_choice else ""),
+        f"sound: {config.sound}",
+        *(f"note: {p.path.name}: {note}" for p in planned.photos for note in p.notes),
+        f"disk: at most {planned.disk_needed_bytes / mb:.1f} MB needed, {planned.disk_free_bytes / mb:.0f} MB free",
+        f"memory: about {memory.total / mb:.0f} MB at peak (slots {memory.slots / mb:.0f}, mipmaps "
+        f"{memory.mipmaps / mb:.0f}, engine {memory.engine / mb:.0f}, encoder {memory.encoder / mb:.0f}, photos "
+        f"{memory.photos / mb:.0f}, audio {memory.audio / mb:.0f}, process {memory.process / mb:.0f}; model weights not included)",
+        "dry run: nothing written",
+    ]
+    return "\n".join(lines)
 
 
 @app.command()
@@ -190,8 +219,8 @@ def engines() -> None:
     """List the outpainting engines and whether each can run here."""
     table = Table("engine", "usable", "what it is / what is missing")
     for status in engine_statuses():
-        about = status.summary if status.usable else status.unavailable_reason
-        table.add_row(status.name, "yes" if status.usable else "no", about + (f"\n[dim]{status.note}[/dim]" if status.note else ""))
+        about = escape(status.summary if status.usable else status.unavailable_reason or "")  # 'zoomout[lama]' is no markup
+        table.add_row(status.name, "yes" if status.usable else "no", about + (f"\n[dim]{escape(status.note)}[/dim]" if status.note else ""))
     Console().print(table)
 
 
@@ -211,6 +240,17 @@ def cache(
         table.add_row(entry.key, str(entry.slots), f"{entry.bytes / 1e6:.1f}", describe_age(entry.last_used))
     Console().print(table)
     print(f"{len(entries)} chains, {sum(e.bytes for e in entries) / 1e6:.1f} MB")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps the app to this machine.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 7860,
+) -> None:
+    """Open the web app (needs the web extra): drop a photo, watch the slots, download the video."""
+    from .web import serve as serve_web  # imports gradio: only for this command
+
+    serve_web(host, port)
 
 
 @app.command()
@@ -245,17 +285,26 @@ def engine_options_from_flags(engine: str, *, lama_model: Path | None, device: s
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # an int when typer stops early: --help (0), Ctrl-C (130)
     except ZoomoutError as error:
-        console.print(f"[red]error:[/red] {error}", highlight=False, markup=True)
+        # escaped: a message such as "pip install 'zoomout[heif]'" is no markup
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True)  # one line, unwrapped
         sys.exit(2)
     except KeyboardInterrupt:
+        code = 130
+    except Exception as error:  # usage errors arrive here in non-standalone mode
+        if not isinstance(error, _usage_error_types()):
+            raise
+        # one line like every other error (click would print the usage first)
+        console.print(f"[red]error:[/red] {escape(error.format_message())} (see --help)", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
+    if code == 130:
         console.print("interrupted: no output was written")
-        sys.exit(130)
-    except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
+    sys.exit(code if isinstance(code, int) else 0)
 
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
+
+def _usage_error_types() -> tuple[type[Exception], ...]:
+    """Typer's own usage errors (typer ≥ 0.20 carries its own click) and click's (older typer)."""
+    import click
+
+    return (click.ClickException, *([typer.TyperException] if hasattr(typer, "TyperException") else []))

@@ -3,28 +3,33 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
+from .atomic import remove_leftovers
 from .cache import SlotCache, default_cache_dir, prune
 from .chain import SlotStack, build_chain, save_slots
 from .engines import Engine
 from .load import Photo
 from .config import Config
 from .encode import EncodeSettings, Mp4Writer
-from .engines import AUTO, ENGINE_OPTIONS, choose_engine, create_engine
-from .errors import ConfigError, OutputError
+from .engines import AUTO, ENGINE_OPTIONS, check_engine_options, choose_engine, create_engine, engine_class
+from .errors import ConfigError, EngineUnavailableError, OutputError, PhotoError
 from .label import label_frames, make_label
-from .load import load_photos
+from .load import MIN_SIDE_PX, load_photos
 from .plan import Plan
 from .progress import ProgressCallback, ProgressEvent
 from .provenance import build_manifest, draft_beside, load_signing_credentials, publish_video, sidecar_path
 from .frames import iter_video_frames
 from .render import I420ZoomRenderer
 from .sheet import write_contact_sheet
-from .sound import make_soundtrack, plan_timeline
+from .resources import MemoryEstimate, check_disk_space, disk_bytes_needed, estimate_memory
+from .sound import Timeline, make_soundtrack, plan_timeline
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,75 @@ class VideoResult:
     manifest_path: Path | None = None  # the sidecar `NAME.zoomout.json`
     manifest: dict[str, object] = field(default_factory=dict)
     engine_choice: str | None = None  # with engine 'auto': which engine was chosen, and why
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything checked and planned before the first slot is outpainted (what `--dry-run` prints)."""
+
+    output: Path
+    photos: list[Photo]
+    config: Config  # with a concrete engine and, with sound_sync='beats', the synced timing
+    timeline: Timeline
+    engine_choice: str | None
+    cache_root: Path | None
+    cached_slots: int  # slots of this run already in the cache (0 with fresh)
+    disk_needed_bytes: int
+    disk_free_bytes: int
+    memory: MemoryEstimate
+
+    @property
+    def plan(self) -> Plan:
+        return self.timeline.plan
+
+    @property
+    def total_slots(self) -> int:
+        return sum(segment.slots + 1 for segment in self.plan.segments)
+
+
+def plan_run(
+    photos: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    config: Config = Config(),
+    *,
+    cache_dir: str | os.PathLike[str] | None = "default",
+    fresh: bool = False,
+    contact_sheet: str | os.PathLike[str] | None = None,
+) -> RunPlan:
+    """Check and plan a `make_video` call without writing anything or loading a model.
+
+    Loads the photos, checks the output path and its free space, the engine (its extra and
+    options, not its weights), the sound file, and counts the slots already cached. Raises
+    the ZoomoutError that `make_video` would raise before starting.
+    """
+    output_path = check_output_path(Path(output), [Path(p) for p in photos])
+    config.check_photo_count(len(photos))
+    if contact_sheet is not None:
+        check_output_path(Path(contact_sheet), [Path(p) for p in photos], suffix=".png")
+    loaded = load_photos(photos)
+    check_photos_fit(loaded, config)
+    config, engine_choice = resolve_engine(config)
+    reason = engine_class(config.engine).unavailable_reason()
+    if reason is not None:
+        raise EngineUnavailableError(f"engine {config.engine!r} cannot run here: {reason}")
+    check_engine_options(config.engine, config.engine_options)
+    # with sound_sync='beats' the slot changes move onto the track's beats; reads the audio file
+    timeline = plan_timeline(config, len(loaded))
+    config, plan = timeline.config, timeline.plan
+    needed = disk_bytes_needed(config, plan)
+    free = check_disk_space(output_path.parent, needed)
+    cache_root = None if cache_dir is None else default_cache_dir() if cache_dir == "default" else Path(cache_dir)
+    cached = 0
+    if cache_root is not None and not fresh:
+        revision = engine_class(config.engine).revision
+        for (group, _), segment in zip(chain_groups(config, loaded), plan.segments):
+            folder = SlotCache(cache_root, config.chain_key([p.sha256 for p in group], revision)).folder
+            cached += sum((folder / f"slot_{k:02d}.png").is_file() for k in range(segment.slots + 1))
+    return RunPlan(
+        output=output_path, photos=loaded, config=config, timeline=timeline, engine_choice=engine_choice,
+        cache_root=cache_root, cached_slots=cached, disk_needed_bytes=needed, disk_free_bytes=free,
+        memory=estimate_memory(config, plan, [p.pixels.shape for p in loaded]),
+    )  # fmt: skip
 
 
 def make_video(
@@ -77,13 +151,11 @@ def make_video(
         seconds[stage] = now - clock
         clock = now
 
-    # 1. Check inputs and load photos
-    output_path = check_output_path(Path(output), [Path(p) for p in photos])
-    config.check_photo_count(len(photos))
-    if contact_sheet is not None:
-        check_output_path(Path(contact_sheet), [Path(p) for p in photos], suffix=".png")
-    loaded = load_photos(photos)
-    config, engine_choice = resolve_engine(config)
+    # 1. Check inputs, load photos and plan the timeline (what `--dry-run` shows)
+    planned = plan_run(photos, output, config, cache_dir=cache_dir, fresh=fresh, contact_sheet=contact_sheet)
+    output_path, loaded, config, plan, engine_choice = (
+        planned.output, planned.photos, planned.config, planned.plan, planned.engine_choice,
+    )  # fmt: skip
     engine = create_engine(config.engine, config.engine_options)  # loads the model: a missing one fails here
     label = make_label(config.label, config.width_px, config.height_px) if config.label else None
     if (sign_cert is None) != (sign_key is None):
@@ -91,17 +163,12 @@ def make_video(
     signing = load_signing_credentials(sign_cert, sign_key) if sign_cert and sign_key else None
     lap("load")
 
-    # 2. Plan the timeline (with sound_sync='beats' the slot changes move onto the track's beats)
-    timeline = plan_timeline(config, len(loaded))
-    config, plan = timeline.config, timeline.plan
-
     # 3. Sound (before the chain: a bad audio file fails before minutes of outpainting)
-    audio = make_soundtrack(config, plan, timeline.track)
+    audio = make_soundtrack(config, plan, planned.timeline.track)
     lap("sound")
 
     # 4. Outpaint the chains (one per montage photo; resuming from cached slots)
-    cache_root = None if cache_dir is None else default_cache_dir() if cache_dir == "default" else Path(cache_dir)
-    stacks, notes = outpaint_chains(config, plan, loaded, engine, cache_root, fresh=fresh, progress=progress)
+    stacks, notes = outpaint_chains(config, plan, loaded, engine, planned.cache_root, fresh=fresh, progress=progress)
     stack = stacks[0]
     if save_slots_to is not None:
         save_all_slots(stacks, Path(save_slots_to))
@@ -120,6 +187,8 @@ def make_video(
         x264_preset=config.x264_preset,
         metadata=(("comment", "AI-generated zoom-out made with zoomout"),),
     )
+    for path in (output_path, sidecar_path(output_path)):
+        remove_leftovers(path)  # of a run to the same output that was killed
     with draft_beside(output_path) as draft:
         with Mp4Writer(draft, settings, audio) as writer:
             for i, frame in enumerate(label_frames(iter_video_frames(plan, renderers), label)):
@@ -177,11 +246,7 @@ def outpaint_chains(
     whose slots at evenly spread indices take the further photos as their outside.
     """
     notes = [f"{photo.path.name}: {note}" for photo in photos for note in photo.notes]
-    if config.nest:
-        step = config.slots / (len(photos) - 1)
-        groups = [(photos, {round(i * step): p.pixels for i, p in enumerate(photos) if i})]
-    else:
-        groups = [([photo], {}) for photo in photos]
+    groups = chain_groups(config, photos)
     total = sum(segment.slots + 1 for segment in plan.segments)
     stacks: list[SlotStack] = []
     for (group, outer), segment in zip(groups, plan.segments):
@@ -213,6 +278,14 @@ def outpaint_chains(
     return stacks, notes
 
 
+def chain_groups(config: Config, photos: list[Photo]) -> list[tuple[list[Photo], dict[int, np.ndarray]]]:
+    """The photos of each chain and the slots they become the outside of (a nest's further photos)."""
+    if config.nest:
+        step = config.slots / (len(photos) - 1)
+        return [(photos, {round(i * step): p.pixels for i, p in enumerate(photos) if i})]
+    return [([photo], {}) for photo in photos]
+
+
 def save_all_slots(stacks: list[SlotStack], folder: Path) -> None:
     """`slot_NN.png`/`mask_NN.png` in `folder`; a montage's parts in `folder/part_1`, `part_2`, …"""
     if len(stacks) == 1:
@@ -222,6 +295,20 @@ def save_all_slots(stacks: list[SlotStack], folder: Path) -> None:
         save_slots(stack, folder / f"part_{i}")
 
 
+def check_photos_fit(photos: list[Photo], config: Config) -> None:
+    """Refuse a photo that `fit='contain'` would shrink below MIN_SIDE_PX on a side (a thin strip)."""
+    if config.fit != "contain":
+        return
+    for photo in photos:
+        h, w = photo.pixels.shape[:2]
+        scale = min(config.width_px / w, config.height_px / h)
+        if min(w * scale, h * scale) < MIN_SIDE_PX:
+            raise PhotoError(
+                f"{photo.path.name}: too thin for a {config.width_px}×{config.height_px} video with fit 'contain' "
+                f"({w}×{h} px would be {w * scale:.1f}×{h * scale:.1f} px); crop it or use fit 'cover'"
+            )
+
+
 def check_output_path(output: Path, inputs: list[Path], suffix: str = ".mp4") -> Path:
     """A `suffix` path in an existing, writable folder that is not one of the inputs."""
     if output.suffix.lower() != suffix:
@@ -229,10 +316,17 @@ def check_output_path(output: Path, inputs: list[Path], suffix: str = ".mp4") ->
     if output.is_dir():
         raise OutputError(f"{output}: the output is a directory")
     folder = output.parent
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{output}: {folder} is not a folder")
     if not folder.is_dir():
         raise OutputError(f"{output}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise OutputError(f"{output}: folder {folder} is not writable")
+    try:  # access() says yes to root in read-only places such as /proc: try for real
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OutputError(f"{output}: cannot write in folder {folder} ({error.strerror or error})") from None
     resolved = output.resolve()
     if any(p.exists() and p.resolve() == resolved for p in inputs):
         raise OutputError(f"{output}: the output would overwrite an input")

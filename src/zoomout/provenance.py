@@ -90,7 +90,7 @@ def build_manifest(
         "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "config": config_dict,
         "inputs": [
-            {"name": photo.path.name, "sha256": photo.sha256, "notes": list(photo.notes)} for photo in photos
+            {"name": os.fsencode(photo.path.name).decode("utf-8", "backslashreplace"), "sha256": photo.sha256, "notes": list(photo.notes)} for photo in photos
         ],
         "engine": _engine_record(engine, config_dict),
         "chains": [

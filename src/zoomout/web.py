@@ -17,8 +17,8 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 import atexit
 import dataclasses
 import ipaddress
-import queue
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -31,10 +31,10 @@ from pathlib import Path
 from PIL import Image
 
 from .config import MAX_PHOTOS, SIZE_PRESETS, SLOTS_RANGE, SOUND_PRESETS, ZOOM_RANGE, Config, parse_size
-from .engines import AUTO, ENGINE_OPTIONS, engine_class, engine_statuses
+from .engines import AUTO, ENGINE_OPTIONS, choose_engine, engine_statuses
 from .engines.diffusion import DEFAULT_PROMPT, DiffusionEngine
 from .errors import ConfigError, PhotoError, ZoomoutError
-from .pipeline import make_video
+from .pipeline import VideoResult, make_video
 from .progress import ProgressEvent
 
 try:
@@ -72,7 +72,7 @@ class Job:
     stage: str = "chain"
     done: int = 0
     total: int = 0
-    result: object = None  # VideoResult once the worker has finished
+    result: VideoResult | None = None  # once the worker has finished
     error: BaseException | None = None
     finished: bool = False
 
@@ -84,8 +84,8 @@ def options_class(engine: str) -> type | None:
 
 def takes_prompt(engine: str) -> bool:
     """Whether `engine` reads a prompt (the prompt fields are shown only then)."""
-    if engine == AUTO and engine_class(DIFFUSION).unavailable_reason() is not None:
-        return False  # auto will choose classic
+    if engine == AUTO:
+        engine = choose_engine()[0]  # what auto runs here: classic without a GPU or weights
     options = options_class(engine)
     return options is not None and "prompt" in {f.name for f in dataclasses.fields(options)}
 
@@ -98,8 +98,8 @@ def build_config(
     size: str,
     sound: str,
     sound_file: str | None,
-    prompt: str,
-    negative_prompt: str,
+    prompt: str | None,
+    negative_prompt: str | None,
     seed: float,
 ) -> Config:
     """The `Config` of a web submission; raises `ConfigError` as the CLI would.
@@ -123,13 +123,10 @@ def build_config(
     )  # fmt: skip
 
 
-def check_photos(photos: Sequence[str] | None) -> list[Path]:
+def check_photos(photos: Sequence[str] | None, config: Config) -> list[Path]:
     """The uploaded photo paths, refused with one line when there are none, too many or too many pixels."""
     paths = [Path(p) for p in photos or []]
-    if not paths:
-        raise PhotoError("no photo: upload one (JPEG, PNG, WebP, HEIC…)")
-    if len(paths) > MAX_PHOTOS:
-        raise PhotoError(f"{len(paths)} photos uploaded; at most {MAX_PHOTOS}")
+    config.check_photo_count(len(paths))
     for path in paths:
         size = _header_size(path)
         if size and size[0] * size[1] > MAX_PHOTO_PIXELS:
@@ -190,11 +187,11 @@ class WebApp:
         seconds_per_slot: float,
         size: str,
         sound: str,
-        sound_file: str | None,
-        prompt: str,
-        negative_prompt: str,
-        seed: float,
-        request: gr.Request,
+        sound_file: str | None = None,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        seed: float = 0,
+        request: gr.Request = None,  # type: ignore[assignment]  # given by Gradio
         progress: gr.Progress = gr.Progress(),
     ) -> Iterator[tuple[object, ...]]:
         """Make a video; yields (status, slot gallery, video, MP4 download, slots zip download)."""
@@ -203,7 +200,7 @@ class WebApp:
             config = build_config(
                 engine, slots, zoom_per_slot, seconds_per_slot, size, sound, sound_file, prompt, negative_prompt, seed
             )
-            paths = check_photos(photos)
+            paths = check_photos(photos, config)
         except ZoomoutError as error:
             raise gr.Error(str(error), print_exception=False) from None
 
@@ -227,7 +224,8 @@ class WebApp:
                 if job.finished:
                     break
                 if job.total:
-                    progress((job.done, job.total), desc=STAGE_LABELS[job.stage], unit="slots" if job.stage == "chain" else "frames")
+                    unit = "slots" if job.stage == "chain" else "frames"
+                    progress((job.done, job.total), desc=STAGE_LABELS[job.stage], unit=unit)
                 # Yielding now and then (also without news) lets Gradio close this generator promptly.
                 new_slots = len(job.previews) > shown
                 shown = len(job.previews)
@@ -240,13 +238,16 @@ class WebApp:
                     raise gr.Error(_public_message(str(job.error), paths), print_exception=False)
                 raise job.error
             result = job.result
-            notes = "".join(f"\n- {note}" for note in result.notes)  # type: ignore[attr-defined]
-            timings = ", ".join(f"{stage} {s:.1f} s" for stage, s in result.seconds.items())  # type: ignore[attr-defined]
+            if result is None:  # cancelled from the page; Gradio drops what comes after
+                yield "**Cancelled**: no video was written.", gr.skip(), None, None, None
+                return
+            notes = "".join(f"\n- {note}" for note in result.notes)
+            timings = ", ".join(f"{stage} {s:.1f} s" for stage, s in result.seconds.items())
             status = (
-                f"**Done**: {result.plan.frame_count} frames, {result.plan.duration_s:.1f} s, "  # type: ignore[attr-defined]
-                f"{config.width_px}×{config.height_px}, engine {result.engine} ({timings}){notes}"  # type: ignore[attr-defined]
+                f"**Done**: {result.plan.frame_count} frames, {result.plan.duration_s:.1f} s, "
+                f"{config.width_px}×{config.height_px}, engine {result.engine} ({timings}){notes}"
             )
-            video = str(result.path)  # type: ignore[attr-defined]
+            video = str(result.path)
             yield status, list(job.previews), video, video, str(job.folder / "zoomout-slots.zip")
         finally:
             # Reached when the job ends, fails, or Gradio closes the generator (cancel, tab closed).
@@ -294,7 +295,7 @@ class WebApp:
                 )  # fmt: skip
                 _zip_folder(slots_folder, job.folder / "zoomout-slots.zip")
             except JobCancelled:
-                shutil.rmtree(job.folder, ignore_errors=True)
+                pass  # the folder goes below
             except BaseException as error:  # handed to the page
                 job.error = error
             finally:
@@ -322,7 +323,7 @@ def _zip_folder(folder: Path, archive: Path) -> None:
 
 
 def _public_message(message: str, photos: list[Path]) -> str:
-    """The library's message without the server's upload folders: `cat.jpg: ...`, not `/tmp/gradio/ab12/cat.jpg: ...`."""
+    """The library's message without the server's upload folders (`cat.jpg: …`, not `/tmp/gradio/ab12/cat.jpg: …`)."""
     for path in photos:
         message = message.replace(str(path), path.name)
     return message
@@ -339,10 +340,11 @@ def _engine_choices() -> list[tuple[str, str]]:
 def _engine_note() -> str:
     """The engines that cannot run here, greyed with the reason, and what the usable ones lack."""
     lines = [
-        f"- <span style='opacity:.55'>~~{s.name}~~: {s.unavailable_reason}</span>" if not s.usable else f"- {s.name}: {s.note}"
+        f"- <span style='opacity:.55'>~~{s.name}~~: {s.unavailable_reason}</span>" if not s.usable
+        else f"- {s.name}: {s.note}"
         for s in engine_statuses()
         if not s.usable or s.note
-    ]
+    ]  # fmt: skip
     return "\n".join(lines)
 
 
@@ -369,13 +371,16 @@ def build_app(app: WebApp | None = None) -> gr.Blocks:
                         label="Negative prompt", lines=1, placeholder="(people and faces are kept out anyway)"
                     )
                 with gr.Row():
-                    slots = gr.Slider(*SLOTS_RANGE, value=defaults.slots, step=1, label="Slots")
+                    slots = gr.Slider(*SLOTS_RANGE, value=defaults.slots, step=1, label="Slots", elem_id="slots")
                     zoom = gr.Slider(*ZOOM_RANGE, value=defaults.zoom_per_slot, step=0.05, label="Zoom per slot")
                 with gr.Row():
-                    seconds = gr.Number(defaults.seconds_per_slot, minimum=0.1, maximum=60, label="Seconds per slot")
-                    size = gr.Dropdown(
-                        list(SIZE_PRESETS), value="9:16", allow_custom_value=True, label="Size", info="or WxH"
+                    seconds = gr.Number(
+                        defaults.seconds_per_slot, minimum=0.1, maximum=60, label="Seconds per slot", elem_id="seconds"
                     )
+                    size = gr.Dropdown(
+                        list(SIZE_PRESETS), value="9:16", allow_custom_value=True, label="Size", info="or WxH",
+                        elem_id="size",
+                    )  # fmt: skip
                     seed = gr.Number(defaults.seed, precision=0, minimum=0, maximum=2**32 - 1, label="Seed")
                 with gr.Row():
                     sound = gr.Dropdown(sound_choices, value=defaults.sound, label="Sound")
@@ -385,13 +390,19 @@ def build_app(app: WebApp | None = None) -> gr.Blocks:
                     cancel_button = gr.Button("Cancel", variant="stop", elem_id="cancel")
             with gr.Column(scale=1):
                 status = gr.Markdown(elem_id="status")
-                video = gr.Video(label="Video", autoplay=True, loop=True, elem_id="video", interactive=False)
+                video = gr.Video(
+                    label="Video", autoplay=True, loop=True, height=520, elem_id="video", interactive=False
+                )
                 with gr.Row():
                     mp4_download = gr.DownloadButton("Download MP4", elem_id="download-mp4")
                     zip_download = gr.DownloadButton("Download slots (zip)", elem_id="download-zip")
-                gallery = gr.Gallery(label="Slots", columns=6, height=300, object_fit="contain", elem_id="slots")
+                gallery = gr.Gallery(
+                    label="Slots", columns=6, height=240, object_fit="contain", elem_id="slots-gallery"
+                )
 
-        engine.change(lambda name: gr.Group(visible=takes_prompt(name or "")), engine, prompt_group, api_visibility="private")
+        engine.change(
+            lambda name: gr.Group(visible=takes_prompt(name or "")), engine, prompt_group, api_visibility="private"
+        )
         sound.change(lambda choice: gr.File(visible=choice == OWN_SOUND), sound, sound_file, api_visibility="private")
         making = make_button.click(
             app.make,
@@ -409,30 +420,44 @@ def build_app(app: WebApp | None = None) -> gr.Blocks:
 def launch(
     demo: gr.Blocks,
     host: str = "127.0.0.1",
-    port: int = 7860,
+    port: int | None = 7860,
     *,
-    block: bool = True,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> gr.Blocks:
-    """Start serving `demo`; with `block=False` return at once (tests), else until Ctrl-C.
+    """Start serving `demo` in the background (`port` None: the first free one from 7860).
 
     No share link, no extra `allowed_paths`: Gradio serves only the uploads and the files a job returned.
     """
     demo.launch(
         server_name=host, server_port=port, share=False, inbrowser=False, show_error=True,
-        max_file_size=max_upload_bytes, allowed_paths=[], prevent_thread_lock=not block,
-        ssr_mode=False, mcp_server=False, pwa=False, quiet=not block,
+        max_file_size=max_upload_bytes, allowed_paths=[], prevent_thread_lock=True,
+        ssr_mode=False, mcp_server=False, pwa=False, quiet=True,
     )  # fmt: skip
     return demo
 
 
 def serve(host: str = "127.0.0.1", port: int = 7860) -> None:
-    """`zoomout serve`: the web app until Ctrl-C; job folders are deleted on the way out."""
+    """`zoomout serve`: the web app until Ctrl-C (or SIGTERM); job folders are deleted on the way out."""
     if not _is_loopback(host):
         print(f"warning: serving on {host}: anyone who can reach port {port} can upload photos and run jobs")
     app = WebApp()
-    atexit.register(app.close)
-    launch(build_app(app), host, port, block=True)
+    atexit.register(app.close)  # also when the server fails to start
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as Ctrl-C does
+    demo = build_app(app)
+    try:
+        try:
+            launch(demo, host, port)
+        except OSError as error:  # the port is taken, or the address is not this machine's
+            raise ZoomoutError(f"cannot serve on {host}:{port}: {error}") from None
+        print(f"zoomout web app: {demo.local_url} (Ctrl-C to stop)", flush=True)
+        demo.block_thread()
+    finally:
+        demo.close()
+        app.close()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _is_loopback(host: str) -> bool:

@@ -36,7 +36,8 @@ class EngineStatus:
 def engine_statuses() -> list[EngineStatus]:
     """Every registered engine and whether it can run on this machine."""
     return [
-        EngineStatus(cls.name, cls.summary, cls.unavailable_reason(), cls.availability_note()) for cls in ENGINES.values()
+        EngineStatus(cls.name, cls.summary, cls.unavailable_reason(), cls.availability_note())
+        for cls in ENGINES.values()
     ]
 
 
@@ -75,16 +76,19 @@ def check_engine_options(name: str, options: object) -> None:
 
 def choose_engine(options: EngineOptions | None = None) -> tuple[str, str]:
     """`--engine auto`: (engine, why). Diffusion when a CUDA GPU and the model's weights are here, else classic."""
+    chose_classic = "engine auto chose classic:"
     if DiffusionEngine.unavailable_reason() is not None:
-        return ClassicEngine.name, "engine auto chose classic: the diffusion extra is not installed (pip install 'zoomout[diffusion]')"
+        extra = "the diffusion extra is not installed (pip install 'zoomout[diffusion]')"
+        return ClassicEngine.name, f"{chose_classic} {extra}"
     gpu = cuda_device_name()
     if gpu is None:
-        return ClassicEngine.name, "engine auto chose classic: no CUDA GPU (--engine diffusion runs on the CPU, minutes per slot)"
+        return ClassicEngine.name, f"{chose_classic} no CUDA GPU (--engine diffusion runs on the CPU, minutes per slot)"
     diffusion_options = options if isinstance(options, DiffusionOptions) else DiffusionOptions()
     problem = weights_problem(diffusion_options)
     if problem is not None:
-        return ClassicEngine.name, f"engine auto chose classic: {problem}"
-    return DiffusionEngine.name, f"engine auto chose diffusion: CUDA GPU {gpu} and {diffusion_options.model_source} are here"
+        return ClassicEngine.name, f"{chose_classic} {problem}"
+    model = diffusion_options.model_source
+    return DiffusionEngine.name, f"engine auto chose diffusion: CUDA GPU {gpu} and {model} are here"
 
 
 __all__ = [

@@ -55,8 +55,8 @@ class DiffusionOptions:
     no_strangers : bool
         Add negative prompts that keep people and faces out of the invented surroundings.
     steps, guidance, strength
-        Denoising steps, classifier-free guidance scale, and how much of the ring's prefill is
-        replaced (1.0: all of it).
+        Denoising steps, classifier-free guidance scale, and how much of the ring's prefill (a
+        smooth extension of the known colours) is replaced (1.0: all of it).
     device : str
         `auto` (CUDA fp16, else Apple MPS fp16, else CPU fp32), `cpu`, `mps`, `cuda` or `cuda:N`.
     memory : tuple of str
@@ -72,7 +72,7 @@ class DiffusionOptions:
     no_strangers: bool = True
     steps: int = 30
     guidance: float = 7.5
-    strength: float = 1.0
+    strength: float = 0.99  # SDXL inpainting's model card asks for < 1.0; for SD 1.5 it is the same as 1.0
     device: str = "auto"
     memory: tuple[str, ...] = field(default=())
 
@@ -138,7 +138,7 @@ def load_prompts(path: str | os.PathLike[str]) -> tuple[tuple[int, str], ...]:
         prompts = []
         for key, value in data.items():
             if not re.fullmatch(r"\s*\d+\s*", str(key)) or not isinstance(value, str):
-                raise ConfigError(f"prompts file {file}: entry {key!r}: {value!r} should be \"slot\": \"prompt\"")
+                raise ConfigError(f'prompts file {file}: entry {key!r}: {value!r} should be "slot": "prompt"')
             prompts.append((int(key), value.strip()))
         return tuple(sorted(prompts))
     lines = text.splitlines()
@@ -160,10 +160,13 @@ class DiffusionEngine(Engine):
     """Outpaint with a diffusers inpainting pipeline at the model's native size."""
 
     name: ClassVar[str] = "diffusion"
-    summary: ClassVar[str] = "diffusers inpainting (SD 1.5 by default, SDXL, any model or folder): invents new surroundings"
+    summary: ClassVar[str] = (
+        "diffusers inpainting (SD 1.5 by default, SDXL, any model or folder): invents new surroundings"
+    )
 
     def __init__(self, options: DiffusionOptions | None = None) -> None:
         self.options = options or DiffusionOptions()
+        self.model = self.options.model_source  # what the manifest records
         self.device, self.dtype_name = pick_device(self.options.device)
         self.pipeline = _load_pipeline(self.options, self.device, self.dtype_name)
         config = self.pipeline.unet.config
@@ -288,7 +291,9 @@ def _load_pipeline(options: DiffusionOptions, device: str, dtype_name: str) -> A
             )
     except (OSError, ValueError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise EngineUnavailableError(f"model {source} cannot be loaded as an inpainting pipeline: {first_line}") from None
+        raise EngineUnavailableError(
+            f"model {source} cannot be loaded as an inpainting pipeline: {first_line}"
+        ) from None
     pipeline.set_progress_bar_config(disable=True)
     if "attention-slicing" in options.memory:
         pipeline.enable_attention_slicing()

@@ -52,29 +52,38 @@ class LamaOptions:
         if self.model_path is not None and (not isinstance(self.model_path, str) or not self.model_path.strip()):
             raise ConfigError(f"lama_model should be an .onnx file but is {self.model_path!r}")
         if self.device not in DEVICES:
-            raise ConfigError(f"device should be one of {', '.join(DEVICES)} for the lama engine but is {self.device!r}")
+            raise ConfigError(
+                f"device should be one of {', '.join(DEVICES)} for the lama engine but is {self.device!r}"
+            )
 
 
 class LamaEngine(Engine):
     """Outpaint with LaMa's ONNX export at its native size."""
 
     name: ClassVar[str] = "lama"
-    summary: ClassVar[str] = "LaMa inpainting (ONNX, no prompt): fills with plausible texture, seconds per slot on a CPU"
+    summary: ClassVar[str] = (
+        "LaMa inpainting (ONNX, no prompt): fills with plausible texture, seconds per slot on a CPU"
+    )
 
     def __init__(self, options: LamaOptions | None = None) -> None:
         import onnxruntime as ort
 
         self.options = options or LamaOptions()
         self.model_path = _model_file(self.options)
+        self.model = str(self.model_path)  # what the manifest records
         available = ort.get_available_providers()
         if self.options.device == "cuda" and "CUDAExecutionProvider" not in available:
-            raise EngineUnavailableError("device cuda asked for, but onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
+            raise EngineUnavailableError(
+                "device cuda asked for, but onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
+            )
         use_cuda = self.options.device != "cpu" and "CUDAExecutionProvider" in available
         providers = (["CUDAExecutionProvider"] if use_cuda else []) + ["CPUExecutionProvider"]
         try:
             self.session = ort.InferenceSession(str(self.model_path), providers=providers)
         except Exception as error:  # onnxruntime raises its own untyped errors for unreadable models
-            raise EngineUnavailableError(f"{self.model_path} cannot be loaded by onnxruntime: {str(error).splitlines()[0]}") from None
+            raise EngineUnavailableError(
+                f"{self.model_path} cannot be loaded by onnxruntime: {str(error).splitlines()[0]}"
+            ) from None
         inputs = {i.name: i.shape for i in self.session.get_inputs()}
         if set(inputs) != {"image", "mask"} or len(inputs["image"]) != 4 or len(inputs["mask"]) != 4:
             described = ", ".join(f"{n} {s}" for n, s in inputs.items())
@@ -96,7 +105,10 @@ class LamaEngine(Engine):
     def availability_note(cls) -> str | None:
         if cls.unavailable_reason() is not None or _cached_model() is not None:
             return None
-        return f"{LAMA_FILE} of {LAMA_REPO} is not in the Hugging Face cache: the first run downloads it (208 MB, needs the internet), or pass --lama-model FILE"
+        return (
+            f"{LAMA_FILE} of {LAMA_REPO} is not in the Hugging Face cache: the first run downloads it "
+            "(208 MB, needs the internet), or pass --lama-model FILE"
+        )
 
     def _outpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int) -> np.ndarray:
         # LaMa is deterministic: seed and slot do not change its result
@@ -107,7 +119,9 @@ class LamaEngine(Engine):
             return np.clip(np.rint(out * _output_scale(out, work_image, work_mask)), 0, 255).astype(np.uint8)
 
         native = NATIVE_PX if self.canvas_hw is None else max(self.canvas_hw)
-        return outpaint_at_working_size(image, mask, run, native_px=native, multiple=DYNAMIC_MULTIPLE, canvas_hw=self.canvas_hw)
+        return outpaint_at_working_size(
+            image, mask, run, native_px=native, multiple=DYNAMIC_MULTIPLE, canvas_hw=self.canvas_hw
+        )
 
 
 def _output_scale(out: np.ndarray, work_image: np.ndarray, work_mask: np.ndarray) -> float:

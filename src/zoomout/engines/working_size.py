@@ -19,8 +19,9 @@ import numpy as np
 ModelRun = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 _DILATE_WORK_PX = 3  # the model regenerates this far into the known side: resampled edge pixels, and the colour band
-_FEATHER_BANDS = 2.0  # the residual fades out over this many dilation widths inside the ring
+_FEATHER_BANDS = 2.0  # the residual fades out over this many dilation widths inside the ring (working px)
 _GAIN_RANGE = (0.5, 2.0)  # a colour correction never scales contrast beyond this
+_OWN_WEIGHT = 8.0  # a pyramid pixel with 1/8 of known support trusts its own average over the coarser level
 _MIN_BAND_PX = 32  # fewer band pixels than this give no reliable colour statistics
 
 
@@ -96,30 +97,38 @@ def outpaint_at_working_size(
     """
     height, width = mask.shape
     geometry = working_box(height, width, native_px=native_px, multiple=multiple, canvas_hw=canvas_hw)
+    top, left, h, w = geometry.box
 
-    # 1. Slot → working canvas: prefill the ring (resampling never pulls undefined pixels in)
-    prefilled = smooth_fill(image.astype(np.float32), ~mask)
-    work_image, work_mask = _to_canvas(prefilled, mask, geometry)
+    # 1. Slot → working canvas: known colours averaged over known pixels only, the rest prefilled
+    truth, known = _known_at_working_size(image, mask, (h, w))
+    canvas_known = np.zeros(geometry.canvas_hw, bool)
+    canvas_known[top : top + h, left : left + w] = known
+    canvas = np.zeros((*geometry.canvas_hw, 3), np.float32)
+    canvas[top : top + h, left : left + w] = truth
+    canvas = smooth_fill(canvas, canvas_known)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _DILATE_WORK_PX + 1,) * 2)
+    work_mask = cv2.dilate((~canvas_known).astype(np.uint8), kernel).astype(bool)
 
     # 2. Model
-    work_out = run(work_image, work_mask)
-    ch, cw = geometry.canvas_hw
-    if work_out.shape != (ch, cw, 3) or work_out.dtype != np.uint8:
-        raise RuntimeError(f"model returned {work_out.shape} {work_out.dtype}, expected {(ch, cw, 3)} uint8")
+    work_out = run(np.clip(canvas + 0.5, 0, 255).astype(np.uint8), work_mask)
+    if work_out.shape != (*geometry.canvas_hw, 3) or work_out.dtype != np.uint8:
+        raise RuntimeError(
+            f"model returned {work_out.shape} {work_out.dtype}, expected {(*geometry.canvas_hw, 3)} uint8"
+        )
 
-    # 3. Working canvas → slot, exactly (cv2.resize maps pixel edges onto pixel edges)
-    out = _from_canvas(work_out, geometry, (height, width))
-    regenerated = _from_canvas(work_mask.astype(np.float32), geometry, (height, width)) > 0.5
-    band = regenerated & ~mask  # known pixels that the model regenerated: truth and model side by side
+    # 3. Colours and seam, at the working size: known pixels the model regenerated show its drift
+    band = work_mask & canvas_known
+    out = match_colours(work_out, canvas, band)
+    out = feather_into_known(out, canvas, canvas_known, band, feather_px=_FEATHER_BANDS * _DILATE_WORK_PX)
 
-    # 4. Colours and seam
-    feather_px = _FEATHER_BANDS * _DILATE_WORK_PX * max(height / geometry.box[2], width / geometry.box[3])
-    out = match_colours(out, image, band)
-    return feather_into_known(out, image.astype(np.float32), mask, band, feather_px=max(2.0, feather_px))
+    # 4. Working canvas → slot, exactly (cv2.resize maps pixel edges onto pixel edges)
+    content = out[top : top + h, left : left + w]
+    back = _resize(content, (width, height), cv2.INTER_AREA if h * w > height * width else cv2.INTER_CUBIC)
+    return np.clip(back + 0.5, 0, 255).astype(np.uint8)
 
 
 def smooth_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Fill the unknown pixels with a smooth extension of the known ones (push-pull pyramid).
+    """Fill the unknown pixels with a smooth extension of the known ones (Gaussian push-pull pyramid).
 
     Parameters
     ----------
@@ -129,22 +138,27 @@ def smooth_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
     Returns
     -------
     (H, W, C) float32 ndarray
-        Known pixels unchanged; unknown pixels a smooth blend of the nearest known colours.
+        Known pixels unchanged; unknown pixels a blend of the nearest known colours, which
+        meets them without a step (Gaussian levels keep each average centred close by).
     """
     weight = known.astype(np.float32)
     levels = [(image * weight[..., None], weight)]
     while min(levels[-1][1].shape) > 1:
         colour, weight = levels[-1]
-        size = (max(1, colour.shape[1] // 2), max(1, colour.shape[0] // 2))
-        levels.append((_resize(colour, size, cv2.INTER_AREA), _resize(weight, size, cv2.INTER_AREA)))
+        size = ((colour.shape[1] + 1) // 2, (colour.shape[0] + 1) // 2)
+        levels.append((_channels(cv2.pyrDown(colour, dstsize=size)), cv2.pyrDown(weight, dstsize=size)))
     colour, weight = levels[-1]
     filled = colour / np.maximum(weight, 1e-6)[..., None]
-    for colour, weight in reversed(levels[:-1]):
-        up = _resize(filled, (colour.shape[1], colour.shape[0]), cv2.INTER_LINEAR)
-        alpha = np.clip(weight * 4.0, 0.0, 1.0)[..., None]  # a quarter-covered pixel trusts its own colour
-        own = colour / np.maximum(weight, 1e-6)[..., None]
-        filled = alpha * own + (1.0 - alpha) * up
-    return np.where(known[..., None], image, filled).astype(np.float32)
+    for colour, weight in reversed(levels[1:-1]):
+        up = _channels(cv2.pyrUp(filled, dstsize=(colour.shape[1], colour.shape[0])))
+        alpha = np.clip(weight * _OWN_WEIGHT, 0.0, 1.0)[..., None]
+        filled = alpha * (colour / np.maximum(weight, 1e-6)[..., None]) + (1.0 - alpha) * up
+    up = _channels(cv2.pyrUp(filled, dstsize=(image.shape[1], image.shape[0])))
+    return np.where(known[..., None], image, up).astype(np.float32)  # the finest level's support is 0 or 1
+
+
+def _channels(array: np.ndarray) -> np.ndarray:
+    return array if array.ndim == 3 else array[..., None]  # OpenCV drops a single channel axis
 
 
 def match_colours(out: np.ndarray, truth: np.ndarray, band: np.ndarray) -> np.ndarray:
@@ -166,49 +180,37 @@ def match_colours(out: np.ndarray, truth: np.ndarray, band: np.ndarray) -> np.nd
 
 
 def feather_into_known(
-    out: np.ndarray, truth: np.ndarray, mask: np.ndarray, band: np.ndarray, *, feather_px: float
+    out: np.ndarray, truth: np.ndarray, known: np.ndarray, band: np.ndarray, *, feather_px: float
 ) -> np.ndarray:
-    """Make the ring meet the known pixels without a seam.
+    """Make the generated pixels meet the known ones without a seam.
 
-    The residual (truth − model) on the band is extended smoothly into the ring and added with
-    a weight that falls from 1 at the boundary to 0 at `feather_px` inside, so the model's detail
-    is kept and only its offset at the boundary is removed (a cheap gradient-domain blend).
+    The residual (truth − model) on the band is extended smoothly into the generated region
+    and added with a weight that falls from 1 at the known pixels to 0 at `feather_px` from
+    them, so the model's detail is kept and only its offset at the boundary is removed (a
+    cheap gradient-domain blend).
 
-    Returns (H, W, 3) uint8.
+    Returns (H, W, 3) float32.
     """
-    if band.any():
-        residual = smooth_fill(np.where(band[..., None], truth - out, 0.0).astype(np.float32), band)
-        depth = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)  # px from the nearest known pixel
-        t = np.clip(1.0 - depth / feather_px, 0.0, 1.0)
-        out = out + (t * t * (3.0 - 2.0 * t))[..., None] * residual
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    if not band.any():
+        return out
+    residual = smooth_fill(np.where(band[..., None], truth - out, 0.0).astype(np.float32), band)
+    depth = cv2.distanceTransform((~known).astype(np.uint8), cv2.DIST_L2, 3)  # px from the nearest known pixel
+    t = np.clip(1.0 - depth / feather_px, 0.0, 1.0)
+    return out + (t * t * (3.0 - 2.0 * t))[..., None] * residual
 
 
-def _to_canvas(image: np.ndarray, mask: np.ndarray, geometry: WorkingBox) -> tuple[np.ndarray, np.ndarray]:
-    top, left, h, w = geometry.box
-    ch, cw = geometry.canvas_hw
+def _known_at_working_size(
+    image: np.ndarray, mask: np.ndarray, size_hw: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The slot at the working size, averaging known pixels only; and which working pixels are wholly known."""
+    h, w = size_hw
+    known = (~mask).astype(np.float32)
     shrinking = h * w < mask.size
-    content = _resize(image, (w, h), cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
-    # a working pixel is generated when any part of it is: the known pixels stay clean
-    coverage = _resize(mask.astype(np.float32), (w, h), cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    work_mask = np.ones((ch, cw), bool)
-    work_mask[top : top + h, left : left + w] = coverage > 1e-3
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _DILATE_WORK_PX + 1,) * 2)
-    work_mask = cv2.dilate(work_mask.astype(np.uint8), kernel).astype(bool)
-    canvas = np.zeros((ch, cw, 3), np.float32)
-    canvas[top : top + h, left : left + w] = content
-    if (ch, cw) != (h, w):  # letterbox: a smooth extension, generated over by the model anyway
-        known = np.zeros((ch, cw), bool)
-        known[top : top + h, left : left + w] = True
-        canvas = smooth_fill(canvas, known)
-    return np.clip(canvas + 0.5, 0, 255).astype(np.uint8), work_mask
-
-
-def _from_canvas(work: np.ndarray, geometry: WorkingBox, slot_hw: tuple[int, int]) -> np.ndarray:
-    top, left, h, w = geometry.box
-    height, width = slot_hw
-    content = work[top : top + h, left : left + w].astype(np.float32)
-    return _resize(content, (width, height), cv2.INTER_AREA if h * w > height * width else cv2.INTER_CUBIC)
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    colour_sum = _resize(image.astype(np.float32) * known[..., None], (w, h), interpolation)
+    known_share = _resize(known, (w, h), interpolation)
+    truth = colour_sum / np.maximum(known_share, 1e-6)[..., None]
+    return truth, known_share > 1.0 - 1e-4  # a working pixel touched by the ring is generated
 
 
 def _resize(array: np.ndarray, size_wh: tuple[int, int], interpolation: int) -> np.ndarray:

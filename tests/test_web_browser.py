@@ -1,0 +1,93 @@
+"""The web app in a real browser: Debian's Chromium driven by Playwright (never a downloaded browser).
+
+`make test` installs chromium where it can (apt, as root); this test is skipped only where it
+could not. Set ZOOMOUT_WEB_SCREENSHOT=docs/web.png to refresh the README's screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]  # fmt: skip
+
+_PAUSE_MID_ZOOM = """() => new Promise(done => {
+    const video = document.querySelector('#video video');
+    video.pause();
+    video.onseeked = () => done();
+    setTimeout(done, 5000);
+    video.currentTime = video.duration / 2;
+})"""
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (apt-get install chromium): no browser to test the page in"
+    ),
+]
+pytest.importorskip("gradio", reason="the web extra is not installed: pip install 'zoomout[web]'")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install 'zoomout[test]'")
+
+from zoomout.web import WebApp, build_app, launch  # noqa: E402
+
+
+@pytest.fixture
+def server(tmp_path):
+    app = WebApp(tmp_path / "web")
+    demo = launch(build_app(app), port=None)
+    yield demo.local_url
+    demo.close()
+    app.close()
+
+
+def test_upload_make_and_watch_the_video(server, tmp_path, small_cat):
+    outside: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.on("request", lambda r: outside.append(r.url) if not _is_local(r.url) else None)
+            page.goto(server)
+
+            page.locator("#photos input[type=file]").set_input_files(str(small_cat))
+            page.get_by_text("cat small.jpg").first.wait_for(timeout=30_000)
+            _fill(page, "#size input", "180x320")
+            _fill(page, "#slots input[type=number]", "3")
+            _fill(page, "#seconds input[type=number]", "0.5")
+            page.locator("#make").click()
+
+            video = page.locator("#video video")
+            video.wait_for(state="attached", timeout=180_000)
+            page.locator("#slots-gallery img").nth(3).wait_for(timeout=30_000)  # the photo's slot and three more
+            page.wait_for_function("document.querySelector('#video video').readyState >= 2", timeout=30_000)
+            assert page.locator("#status").inner_text().startswith("Done")
+            page.evaluate(_PAUSE_MID_ZOOM)  # a still frame for the screenshot
+
+            screenshot = tmp_path / "web.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+
+    assert screenshot.stat().st_size > 10_000
+    if os.environ.get("ZOOMOUT_WEB_SCREENSHOT"):
+        shutil.copyfile(screenshot, os.environ["ZOOMOUT_WEB_SCREENSHOT"])
+    assert outside == [], "the page fetched from outside the machine"
+
+
+def _fill(page, selector: str, text: str) -> None:
+    field = page.locator(selector).first
+    field.fill(text)
+    field.press("Enter")
+
+
+def _is_local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob") or parts.hostname in ("127.0.0.1", "localhost")
