@@ -52,10 +52,12 @@ def parse_size(text: str) -> tuple[int, int]:
     """`'9:16'`, `'1:1'`, `'16:9'` or `'WxH'` → (width, height) in pixels."""
     if text in SIZE_PRESETS:
         return SIZE_PRESETS[text]
-    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    # at most 9 digits a side: a longer number is no size, and int() refuses over 4300 digits
+    match = re.fullmatch(r"\s*(\d{1,9})\s*[xX×]\s*(\d{1,9})\s*", text)
     if match is None:
+        shown = text if len(text) <= 40 else f"{text[:40]}…"
         raise ConfigError(
-            f"size should be one of {', '.join(SIZE_PRESETS)} or WxH (e.g. 1080x1920) but is {text!r}"
+            f"size should be one of {', '.join(SIZE_PRESETS)} or WxH (e.g. 1080x1920) but is {shown!r}"
         )
     return int(match[1]), int(match[2])
 
@@ -127,6 +129,8 @@ class Config:
                 raise ConfigError(
                     f"slots_per_photo should be in [{SLOTS_RANGE[0]}, {SLOTS_RANGE[1]}] but is {self.slots_per_photo}"
                 )
+        if not isinstance(self.engine, str) or not self.engine:
+            raise ConfigError(f"engine should be an engine name (see `zoomout engines`) but is {self.engine!r}")
         self._check_engine_options()
         _check_int("seed", self.seed)
         if not 0 <= self.seed < 2**32:

@@ -122,9 +122,8 @@ def outpaint_at_working_size(
     out = feather_into_known(out, canvas, canvas_known, band, feather_px=_FEATHER_BANDS * _DILATE_WORK_PX)
 
     # 4. Working canvas → slot, exactly (cv2.resize maps pixel edges onto pixel edges)
-    content = out[top : top + h, left : left + w]
-    back = _resize(content, (width, height), cv2.INTER_AREA if h * w > height * width else cv2.INTER_CUBIC)
-    return np.clip(back + 0.5, 0, 255).astype(np.uint8)
+    content = np.clip(out[top : top + h, left : left + w] + 0.5, 0, 255).astype(np.uint8)
+    return _resize(content, (width, height), cv2.INTER_AREA if h * w > height * width else cv2.INTER_CUBIC)
 
 
 def smooth_fill(image: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -204,11 +203,12 @@ def _known_at_working_size(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The slot at the working size, averaging known pixels only; and which working pixels are wholly known."""
     h, w = size_hw
-    known = (~mask).astype(np.float32)
+    known = (~mask).astype(np.uint8)
     shrinking = h * w < mask.size
     interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    colour_sum = _resize(image.astype(np.float32) * known[..., None], (w, h), interpolation)
-    known_share = _resize(known, (w, h), interpolation)
+    # resampled as uint8 (full-size slots are large): a rounding error of 1/2 level, only on wholly known pixels
+    colour_sum = _resize(cv2.bitwise_and(image, image, mask=known), (w, h), interpolation).astype(np.float32)
+    known_share = _resize(known.astype(np.float32), (w, h), interpolation)
     truth = colour_sum / np.maximum(known_share, 1e-6)[..., None]
     return truth, known_share > 1.0 - 1e-4  # a working pixel touched by the ring is generated
 
