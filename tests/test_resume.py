@@ -39,7 +39,7 @@ def environment(cache: Path) -> dict[str, str]:
 
 def cached_slots(cache: Path) -> dict[str, int]:
     """Finished slot files in the cache, by name, with their inode (a rewrite changes it)."""
-    return {str(p.relative_to(cache)): p.stat().st_ino for p in cache.glob("*/slot_*.png")}
+    return {str(p.relative_to(cache)): p.stat().st_ino for p in cache.glob("*/*/slot_*.png")}
 
 
 def reused(stderr: str) -> int:

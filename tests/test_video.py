@@ -220,3 +220,16 @@ def test_cli_cache_list_and_clear(tmp_path, small_cat):
     cleared = run_cli("cache", "--clear", cwd=tmp_path)
     assert "removed 1 cached chains" in cleared.stdout
     assert "0 chains" in run_cli("cache", "--list", cwd=tmp_path).stdout
+
+
+def test_a_smaller_video_of_the_same_shape_reuses_the_slots(tmp_path, small_cat):
+    big = make_video([small_cat], tmp_path / "big.mp4", Config(**{**SMALL, "width_px": 192, "height_px": 320}))
+    small = make_video([small_cat], tmp_path / "small.mp4", Config(**SMALL))  # 96x160: same 3:5 shape
+    assert small.slots.reused == len(small.slots.images)
+    assert small.slots.images[0].shape == (320, 192, 3)  # the cached slots, rendered smaller
+    assert any("rendered at 96x160" in note for note in small.notes)
+    info, frames, _ = decode(tmp_path / "small.mp4")
+    assert info["size"] == (96, 160) and len(frames) == small.plan.frame_count
+    other_shape = make_video([small_cat], tmp_path / "sq.mp4", Config(**{**SMALL, "width_px": 96, "height_px": 96}))
+    assert other_shape.slots.reused == 0
+    assert big.slots.reused == 0

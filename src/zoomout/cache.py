@@ -1,13 +1,15 @@
 """Slots cached on disk under a key of everything that shaped them.
 
 A run killed at any moment and started again redoes at most the slot it was working on; a
-run that changes only timing, video size, easing or sound renders from the cached slots.
+run that changes only timing, easing or sound renders from the cached slots, and so does a
+smaller video of the same shape (the slots are rendered smaller).
 Each entry is written atomically (temporary file + rename), so a reader never sees half a slot.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -37,14 +39,17 @@ class CacheEntry:
 
 
 class SlotCache:
-    """Slots of one chain (one key) in `root/<key>/`: `slot_KK.png` and `mask_KK.png`.
+    """Slots of one chain in `root/<key>/<W>x<H>/`: `slot_KK.png` and `mask_KK.png`.
 
-    With `read=False` (a fresh run) nothing is loaded but every new slot is still stored.
+    The key holds the canvas's aspect ratio, not its size, so that the same chain made at
+    another size of the same shape can be found (`larger_complete_size`) and rendered smaller
+    instead of outpainted again. With `read=False` (a fresh run) nothing is loaded but every
+    new slot is still stored.
     """
 
-    def __init__(self, root: Path, key: str, *, read: bool = True) -> None:
-        self.root, self.key, self.read = root, key, read
-        self.folder = root / key
+    def __init__(self, root: Path, key: str, size: tuple[int, int], *, read: bool = True) -> None:
+        self.root, self.key, self.size, self.read = root, key, size, read
+        self.folder = root / key / f"{size[0]}x{size[1]}"
         self.error: str | None = None
         if self.folder.is_dir():  # temporary files of a run that was killed while storing a slot
             for leftover in self.folder.glob(".*.tmp"):
@@ -60,7 +65,7 @@ class SlotCache:
             mask = np.asarray(Image.open(mask_path).convert("L")) > 127
         except OSError:
             return None
-        os.utime(self.folder)  # oldest-first cleanup goes by last use
+        os.utime(self.root / self.key)  # oldest-first cleanup goes by last use
         return image, mask
 
     def store(self, k: int, image: np.ndarray, mask: np.ndarray) -> None:
@@ -75,6 +80,18 @@ class SlotCache:
         except OSError as error:
             self.error = f"slot cache {self.folder} not written ({error.strerror or error}); the run goes on"
 
+    def larger_complete_size(self, slots: int) -> tuple[int, int] | None:
+        """The smallest size above `self.size` at which all slots 0..`slots` are cached, if any."""
+        if not self.read:
+            return None
+        sizes = []
+        for folder in (self.root / self.key).glob("*x*"):
+            match = re.fullmatch(r"(\d+)x(\d+)", folder.name)
+            if match and int(match[1]) > self.size[0]:
+                if all((folder / name).is_file() for k in range(slots + 1) for name in (f"slot_{k:02d}.png", f"mask_{k:02d}.png")):
+                    sizes.append((int(match[1]), int(match[2])))
+        return min(sizes, default=None)
+
     def _paths(self, k: int) -> tuple[Path, Path]:
         return self.folder / f"slot_{k:02d}.png", self.folder / f"mask_{k:02d}.png"
 
@@ -86,7 +103,7 @@ def list_entries(root: Path) -> list[CacheEntry]:
     entries = []
     for folder in root.iterdir():
         if folder.is_dir():
-            files = list(folder.glob("*.png"))
+            files = list(folder.rglob("*.png"))
             entries.append(
                 CacheEntry(
                     key=folder.name,

@@ -44,7 +44,7 @@ Transition = Literal["cut", "flash", "fade"]
 # The fields that shape the outpainted slots. Everything else (timing, easing, sound,
 # encoding) only changes the render, so cached slots stay valid when it changes.
 CHAIN_FIELDS = (
-    "width_px", "height_px", "slots", "slots_per_photo", "nest", "zoom_per_slot", "fit", "engine", "engine_options", "seed",
+    "slots", "slots_per_photo", "nest", "zoom_per_slot", "fit", "engine", "engine_options", "seed",
 )  # fmt: skip
 
 
@@ -190,10 +190,15 @@ class Config:
             raise ConfigError("nest needs at least 2 photos")
 
     def chain_key(self, photo_sha256s: list[str], engine_revision: str = "") -> str:
-        """Cache key of the slots: the photos, the engine's revision and every option that shaped them."""
+        """Cache key of the slots: the photos, the engine's revision, every option that shaped them
+        and the canvas's aspect ratio (its size names a folder under the key: see `SlotCache`)."""
         shaping = {name: getattr(self, name) for name in CHAIN_FIELDS}
+        divisor = math.gcd(self.width_px, self.height_px)
+        aspect = f"{self.width_px // divisor}:{self.height_px // divisor}"
         blob = json.dumps(
-            {"photos": photo_sha256s, "engine_revision": engine_revision, **shaping}, sort_keys=True, default=_jsonable
+            {"photos": photo_sha256s, "engine_revision": engine_revision, "aspect": aspect, **shaping},
+            sort_keys=True,
+            default=_jsonable,
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
 

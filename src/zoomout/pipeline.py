@@ -108,7 +108,8 @@ def plan_run(
     if cache_root is not None and not fresh:
         revision = engine_class(config.engine).revision
         for (group, _), segment in zip(chain_groups(config, loaded), plan.segments):
-            folder = SlotCache(cache_root, config.chain_key([p.sha256 for p in group], revision)).folder
+            key = config.chain_key([p.sha256 for p in group], revision)
+            folder = open_slot_cache(cache_root, key, (config.width_px, config.height_px), segment.slots).folder
             cached += sum((folder / f"slot_{k:02d}.png").is_file() for k in range(segment.slots + 1))
     return RunPlan(
         output=output_path, photos=loaded, config=config, timeline=timeline, engine_choice=engine_choice,
@@ -252,13 +253,17 @@ def outpaint_chains(
     for (group, outer), segment in zip(groups, plan.segments):
         offset = sum(len(s.images) for s in stacks)
         cache = None
+        size = (config.width_px, config.height_px)
         if cache_root is not None:
             key = config.chain_key([photo.sha256 for photo in group], engine.revision)
-            cache = SlotCache(cache_root, key, read=not fresh)
+            cache = open_slot_cache(cache_root, key, size, segment.slots, fresh=fresh)
+            if cache.size != size:
+                notes.append(f"slots made at {cache.size[0]}x{cache.size[1]} are rendered at {size[0]}x{size[1]}")
+                size = cache.size
         stack = build_chain(
             group[0].pixels,
-            width_px=config.width_px,
-            height_px=config.height_px,
+            width_px=size[0],
+            height_px=size[1],
             slots=segment.slots,
             zoom_per_slot=config.zoom_per_slot,
             fit=config.fit,
@@ -276,6 +281,14 @@ def outpaint_chains(
                 notes.append(cache.error)
             prune(cache.root, keep=cache.key)
     return stacks, notes
+
+
+def open_slot_cache(root: Path, key: str, size: tuple[int, int], slots: int, *, fresh: bool = False) -> SlotCache:
+    """The chain's cache at `size`, or at a larger size of the same shape where it is complete:
+    those slots are rendered smaller instead of outpainted again."""
+    cache = SlotCache(root, key, size, read=not fresh)
+    larger = cache.larger_complete_size(slots)
+    return SlotCache(root, key, larger) if larger else cache
 
 
 def chain_groups(config: Config, photos: list[Photo]) -> list[tuple[list[Photo], dict[int, np.ndarray]]]:

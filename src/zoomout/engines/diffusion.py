@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -245,6 +246,8 @@ def cuda_device_name() -> str | None:
     """The first CUDA GPU's name, or None (also when torch is not installed)."""
     if importlib.util.find_spec("torch") is None:
         return None
+    if sys.platform.startswith("linux") and not os.path.exists("/proc/driver/nvidia/version"):
+        return None  # no NVIDIA driver: skip importing torch (seconds) just to hear "no"
     import torch
 
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
