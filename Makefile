@@ -35,6 +35,8 @@ bench: $(VENV)/.test
 	$(PY) bench/bench_render.py
 	$(PY) bench/bench_classic.py
 	$(PY) bench/bench_engines.py
+	$(PY) bench/bench_sound.py
+	$(PY) bench/bench_memory.py
 	$(PY) bench/bench_demo.py
 
 clean:
