@@ -157,15 +157,6 @@ class Config:
         if self.sound_sync == "beats" and (self.sound == "none" or self.sound in SOUND_PRESETS):
             raise ConfigError(f"sound_sync 'beats' needs sound to be an audio file but sound is {self.sound!r}")
 
-    @classmethod
-    def from_size(cls, size: str, **options: object) -> Config:
-        width_px, height_px = parse_size(size)
-        return cls(width_px=width_px, height_px=height_px, **options)  # type: ignore[arg-type]
-
-    @property
-    def sound_path(self) -> Path | None:
-        return None if self.sound == "none" or self.sound in SOUND_PRESETS else Path(self.sound)
-
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
