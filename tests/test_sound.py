@@ -233,3 +233,15 @@ def test_cli_sound_errors_are_one_line(tmp_path):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1 and "nope.wav: sound file not found" in lines[0]
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(("bpm", "warned"), [(120.0, False), (40.0, True)])
+def test_make_video_says_how_well_the_beats_fit(tmp_path, small_cat, bpm, warned):
+    from zoomout import make_video
+
+    audio, _ = click_track(bpm, first_s=0.2, seconds=30.0)
+    sound = str(write_wav(tmp_path / "beats.wav", audio))
+    config = Config(width_px=96, height_px=160, slots=2, seconds_per_slot=1.0, fps=24, sound=sound, sound_sync="beats", label=None)
+    notes = make_video([small_cat], tmp_path / "synced.mp4", config).notes
+    note = next(n for n in notes if n.startswith("slot changes on the beats"))
+    assert ("no whole number of beats fits" in note) is warned

@@ -233,3 +233,15 @@ def test_a_smaller_video_of_the_same_shape_reuses_the_slots(tmp_path, small_cat)
     other_shape = make_video([small_cat], tmp_path / "sq.mp4", Config(**{**SMALL, "width_px": 96, "height_px": 96}))
     assert other_shape.slots.reused == 0
     assert big.slots.reused == 0
+
+
+def test_disk_failing_while_encoding_is_a_one_line_error_and_leaves_nothing(tmp_path, small_cat, monkeypatch):
+    from zoomout import encode
+
+    def full_disk(self, frame):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(encode.Mp4Writer, "write", full_disk)
+    with pytest.raises(OutputError, match="writing the video failed \\(No space left on device\\)"):
+        make_video([small_cat], tmp_path / "full.mp4", Config(**SMALL))
+    assert [p.name for p in tmp_path.iterdir()] == [small_cat.name]

@@ -78,7 +78,7 @@ def make(
     sign_cert: Annotated[Optional[Path], typer.Option(help="C2PA: signing certificate chain (PEM, leaf first).")] = None,
     sign_key: Annotated[Optional[Path], typer.Option(help="C2PA: the certificate's private key (PEM).")] = None,
 ) -> None:
-    """Make a zoom-out video from a photo."""
+    """Make a zoom-out video from a photo (several: a montage, or a --nest)."""
     width_px, height_px = parse_size(size)
     config = Config(
         width_px=width_px, height_px=height_px, slots=slots, zoom_per_slot=zoom,

@@ -118,6 +118,9 @@ def plan_run(
     )  # fmt: skip
 
 
+SYNC_WARN_S = 0.05  # a beat-synced slot change farther than this from its beat is worth a word
+
+
 def make_video(
     photos: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
@@ -170,6 +173,13 @@ def make_video(
 
     # 4. Outpaint the chains (one per montage photo; resuming from cached slots)
     stacks, notes = outpaint_chains(config, plan, loaded, engine, planned.cache_root, fresh=fresh, progress=progress)
+    sync = planned.timeline.sync
+    if sync is not None:
+        notes.append(
+            f"slot changes on the beats: {sync.seconds_per_slot:.3f} s per slot at {sync.tempo_bpm:.0f} BPM, "
+            f"the track from {sync.offset_s:.2f} s; farthest change {1000 * sync.error_s:.0f} ms from its beat"
+            + (" (no whole number of beats fits: try another --seconds-per-slot)" if sync.error_s > SYNC_WARN_S else "")
+        )
     stack = stacks[0]
     if save_slots_to is not None:
         save_all_slots(stacks, Path(save_slots_to))
@@ -190,17 +200,20 @@ def make_video(
     )
     for path in (output_path, sidecar_path(output_path)):
         remove_leftovers(path)  # of a run to the same output that was killed
-    with draft_beside(output_path) as draft:
-        with Mp4Writer(draft, settings, audio) as writer:
-            for i, frame in enumerate(label_frames(iter_video_frames(plan, renderers), label)):
-                writer.write(frame)
-                if progress:
-                    progress(ProgressEvent("render", i + 1, plan.frame_count))
-        lap("render")
+    try:
+        with draft_beside(output_path) as draft:
+            with Mp4Writer(draft, settings, audio) as writer:
+                for i, frame in enumerate(label_frames(iter_video_frames(plan, renderers), label)):
+                    writer.write(frame)
+                    if progress:
+                        progress(ProgressEvent("render", i + 1, plan.frame_count))
+            lap("render")
 
-        # 6. Provenance: manifest in the MP4 and beside it, C2PA credentials when signing
-        manifest = build_manifest(config, loaded, engine, plan, stacks)
-        manifest = publish_video(draft, output_path, manifest, photos=loaded, signing=signing)
+            # 6. Provenance: manifest in the MP4 and beside it, C2PA credentials when signing
+            manifest = build_manifest(config, loaded, engine, plan, stacks)
+            manifest = publish_video(draft, output_path, manifest, photos=loaded, signing=signing)
+    except OSError as error:  # the disk filled up or went away while writing; the slots are cached
+        raise OutputError(f"{output_path}: writing the video failed ({error.strerror or error})") from None
     lap("provenance")
 
     return VideoResult(
