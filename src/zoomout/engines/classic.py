@@ -17,6 +17,7 @@ A smoothed correction of the residual mismatch along the known border removes th
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
@@ -35,6 +36,7 @@ _DISTINCT_WEIGHT = 4.0  # cost factor per unit of detail energy above 2x the ban
 _COHERENCE_BONUS = 0.7  # cost factor for continuing a neighbour's source: larger coherent pieces
 _COLOUR_SCALE = 12.0  # structure colour difference (0-255 levels) that costs as much as a texture mismatch
 _ENERGY_WEIGHT = 0.5  # weight of the squared log ratio of a block's texture strength to the expected one
+_SCALE_LEVELS = 4  # texture scales across a ring, from the kept centre's to full size
 _NOISE_FLOOR = 4.0  # detail level (0-255) below which overlap differences are noise
 
 
@@ -43,7 +45,7 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "2"
+    revision: ClassVar[str] = "3"
     uses_reference: ClassVar[bool] = True
 
     def _outpaint(
@@ -70,9 +72,10 @@ class ClassicEngine(Engine):
         #    the texture until the far slots are flat
         source_layers = None
         if reference is not None and reference.shape == image.shape and min(mask.shape) >= 4 * block:
-            source_layers, sources = _reference_sources(reference, block, cell=max(block // 3, 2))
+            source_layers, sources = self._reference_sources(reference, _zoom_of(known), block)
         else:
             sources, block = _source_positions(known, pad, block)
+            sources = [sources] if sources is not None else None
         if sources is None:
             return np.clip(structure[pad:-pad, pad:-pad] + 0.5, 0, 255).astype(np.uint8)
 
@@ -87,6 +90,16 @@ class ClassicEngine(Engine):
         # 6. Compose: structure + detail, back to the image frame
         out = structure + residual
         return np.clip(out[pad:-pad, pad:-pad] + 0.5, 0, 255).astype(np.uint8)
+
+    def _reference_sources(
+        self, reference: np.ndarray, zoom: float, block: int
+    ) -> tuple[tuple[np.ndarray, np.ndarray], list[np.ndarray]]:
+        """`_reference_sources`, kept for the next slot: a chain passes the same photo slot each time."""
+        key = (hashlib.blake2b(reference.tobytes(), digest_size=16).digest(), reference.shape, round(zoom, 6), block)
+        if getattr(self, "_reference_key", None) != key:
+            self._reference_key = key
+            self._reference_value = _reference_sources(reference, zoom, block, cell=max(block // 3, 2))
+        return self._reference_value
 
 
 def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.ndarray:
@@ -140,31 +153,51 @@ def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.nda
     return filled.reshape(height, width, -1)
 
 
+def _zoom_of(known: np.ndarray) -> float:
+    """The zoom a ring stands for: the image's width over the known region's (1 when it spans it)."""
+    cols = np.flatnonzero(known.any(axis=0))
+    return known.shape[1] / max(cols[-1] - cols[0] + 1, 1) if cols.size else 1.0
+
+
 def _reference_sources(
-    reference: np.ndarray, block: int, *, cell: int
-) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """Detail and structure layers of a texture reference, and block corners in its outer band.
+    reference: np.ndarray, zoom: float, block: int, *, cell: int
+) -> tuple[tuple[np.ndarray, np.ndarray], list[np.ndarray]]:
+    """Detail and structure of a texture reference at _SCALE_LEVELS scales, and block corners per scale.
+
+    The scales run from 1/zoom (the texture scale of the kept centre, for blocks next to it)
+    to 1 (for the far edge), so the ring's texture grows from the centre's scale outward: at
+    the next slot the far edge is shrunk to 1/zoom and meets the new ring's inner edge.
 
     Parameters
     ----------
     reference : (H, W, 3) uint8 ndarray
-        The previous slot (or photo) at full size: its outer band is background.
+        The latest photo slot at full size: its outer band is background.
+    zoom : float
 
     Returns
     -------
-    ((H, W, 3) float32, (H, W, 3) float32), (N, 2) int ndarray
-        (detail, structure), and the corners (y, x) of whole blocks centred in the band.
+    ((H', W, 3) float32, (H', W, 3) float32), list of (N, 2) int ndarray
+        (detail, structure) of the scales stacked top to bottom, and per scale (finest first)
+        the corners (y, x) in that stack of whole blocks centred in the scale's outer band.
     """
-    image = reference.astype(np.float32)
     height, width = reference.shape[:2]
-    structure = _membrane_fill(image, np.ones((height, width), bool), cell=cell)
-    band_px = _BAND_FRACTION * min(height, width)
-    stride = max(block // 8, 1)
-    ys, xs = np.mgrid[0 : height - block + 1 : stride, 0 : width - block + 1 : stride]
-    cy, cx = ys + block / 2, xs + block / 2
-    depth = np.minimum(np.minimum(cy, height - cy), np.minimum(cx, width - cx))
-    in_band = depth <= band_px
-    return (image - structure, structure), np.stack([ys[in_band], xs[in_band]], axis=1)
+    layers, sources, top = [], [], 0
+    for level in range(_SCALE_LEVELS):
+        scale = zoom ** (level / (_SCALE_LEVELS - 1) - 1)
+        size = (max(round(width * scale), block + 1), max(round(height * scale), block + 1))
+        image = cv2.resize(reference, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        h, w = image.shape[:2]
+        structure = _membrane_fill(image, np.ones((h, w), bool), cell=cell)
+        band_px = _BAND_FRACTION * min(h, w)
+        stride = max(block // 8, 1)
+        ys, xs = np.mgrid[0 : h - block + 1 : stride, 0 : w - block + 1 : stride]
+        cy, cx = ys + block / 2, xs + block / 2
+        in_band = np.minimum(np.minimum(cy, h - cy), np.minimum(cx, w - cx)) <= band_px
+        sources.append(np.stack([ys[in_band] + top, xs[in_band]], axis=1))
+        layers.append((np.pad(image - structure, ((0, 0), (0, width - w), (0, 0))), np.pad(structure, ((0, 0), (0, width - w), (0, 0)))))
+        top += h
+    detail, structure = (np.concatenate([layer[i] for layer in layers]) for i in range(2))
+    return (detail, structure), sources
 
 
 def _source_positions(known: np.ndarray, pad: int, block: int) -> tuple[np.ndarray | None, int]:
@@ -227,8 +260,9 @@ def _quilt(
     mask : (H, W) bool ndarray
         True where to generate (unpadded frame).
     pad, block : int
-    sources : (N, 2) int ndarray
-        Allowed source corners, in the frame of `source_layers` when given.
+    sources : list of (N, 2) int ndarray
+        Allowed source corners, in the frame of `source_layers` when given; with several
+        lists, blocks take list i/(n−1) of the way from the known region to the far edge.
     rng : numpy Generator
     source_layers : ((h, w, 3), (h, w, 3)) float32 ndarrays or None
         Detail and structure of a separate texture reference; None: the image itself.
@@ -258,8 +292,11 @@ def _quilt(
     count = needs[by + block, bx + block] - needs[by, bx + block] - needs[by + block, bx] + needs[by, bx]
     by, bx = by[count > 0], bx[count > 0]
     distance = cv2.distanceTransform((~known_pad).astype(np.uint8), cv2.DIST_L2, 3)
-    order = np.argsort(distance[by + block // 2, bx + block // 2], kind="stable")
-    by, bx = by[order], bx[order]
+    depth = distance[by + block // 2, bx + block // 2]
+    order = np.argsort(depth, kind="stable")
+    by, bx, depth = by[order], bx[order], depth[order]
+    level = np.rint(depth / max(depth.max(), 1e-6) * (len(sources) - 1)).astype(int)
+    all_sources, sources = sources, np.concatenate(sources)
     touches_known = cv2.integral(known_pad.astype(np.uint8))
     touches_known = (
         touches_known[by + block, bx + block] - touches_known[by, bx + block] - touches_known[by + block, bx] + touches_known[by, bx]
@@ -302,10 +339,11 @@ def _quilt(
     neighbours = ((-step, 0), (step, 0), (0, -step), (0, step))
 
     def place(blocks: np.ndarray, rng: np.random.Generator, uses: np.ndarray, offsets: dict) -> None:
-        for y, x, on_border in blocks.tolist():
+        for y, x, on_border, lvl in blocks.tolist():
             # candidates: random draws, plus continuing the source of each placed neighbour
-            pick = rng.integers(0, len(sources), _CANDIDATES)
-            sy, sx = sources[pick, 0], sources[pick, 1]
+            here_sources = all_sources[lvl]
+            pick = rng.integers(0, len(here_sources), _CANDIDATES)
+            sy, sx = here_sources[pick, 0], here_sources[pick, 1]
             coherent = [(y + o[0], x + o[1]) for o in (offsets.get((y + dy, x + dx)) for dy, dx in neighbours) if o]
             coherent = [c for c in coherent if 0 <= c[0] < src_h and 0 <= c[1] < src_w and source_factor[c] > 0]
             if coherent:
@@ -346,7 +384,7 @@ def _quilt(
     # two threads fill the left and right block columns (they never overlap), then the middle one
     column = (bx - bx.min()) // step
     middle = column.max() // 2
-    blocks = np.stack([by, bx, touches_known], axis=1)
+    blocks = np.stack([by, bx, touches_known, level], axis=1)
     parts = [blocks[column < middle], blocks[column > middle], blocks[column == middle]]
     rngs = rng.spawn(3)
     uses = [np.zeros((src_h // cell + 1, src_w // cell + 1), np.float32) for _ in range(2)]
