@@ -7,6 +7,7 @@ An engine only implements `_outpaint`; `Engine.outpaint` owns the shared work
 
 from __future__ import annotations
 
+import importlib.util
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
@@ -17,7 +18,8 @@ class Engine(ABC):
     """Base class of the outpainting engines.
 
     Subclasses set `name` and `summary`, and implement `_outpaint`. Engines that need
-    an extra package or weights override `unavailable_reason`.
+    packages of an extra list them in `packages` and name the `extra`; engines that need
+    more (weights) extend `unavailable_reason`.
     """
 
     name: ClassVar[str]
@@ -27,10 +29,16 @@ class Engine(ABC):
     # Whether `_outpaint` takes `reference`: the latest photo slot at full size (a texture
     # source at the ring's own pixel scale).
     uses_reference: ClassVar[bool] = False
+    # Importable packages the engine needs, and the zoomout extra that installs them.
+    packages: ClassVar[tuple[str, ...]] = ()
+    extra: ClassVar[str] = ""
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
         """Why this engine cannot run here (with the fix), or None when it can."""
+        missing = [p for p in cls.packages if importlib.util.find_spec(p) is None]
+        if missing:
+            return f"{', '.join(missing)} not installed: pip install 'zoomout[{cls.extra}]'"
         return None
 
     @classmethod

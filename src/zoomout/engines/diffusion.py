@@ -36,8 +36,6 @@ STRANGER_TERMS = (
 )  # fmt: skip
 MEMORY_OPTIONS = ("attention-slicing", "vae-tiling", "cpu-offload")
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-PACKAGES = ("torch", "diffusers", "transformers", "accelerate", "safetensors")
-INSTALL_HINT = "pip install 'zoomout[diffusion]'"
 
 
 @dataclass(frozen=True)
@@ -164,6 +162,8 @@ class DiffusionEngine(Engine):
     summary: ClassVar[str] = (
         "diffusers inpainting (SD 1.5 by default, SDXL, any model or folder): invents new surroundings"
     )
+    packages: ClassVar[tuple[str, ...]] = ("torch", "diffusers", "transformers", "accelerate", "safetensors")
+    extra: ClassVar[str] = "diffusion"
 
     def __init__(self, options: DiffusionOptions | None = None) -> None:
         self.options = options or DiffusionOptions()
@@ -173,13 +173,6 @@ class DiffusionEngine(Engine):
         config = self.pipeline.unet.config
         self.native_px = int(config.sample_size) * int(self.pipeline.vae_scale_factor)
         self.calls: list[SlotCall] = []
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        missing = [p for p in PACKAGES if importlib.util.find_spec(p) is None]
-        if missing:
-            return f"{', '.join(missing)} not installed: {INSTALL_HINT}"
-        return None
 
     @classmethod
     def availability_note(cls) -> str | None:

@@ -25,8 +25,6 @@ LAMA_REPO = "Carve/LaMa-ONNX"
 LAMA_FILE = "lama_fp32.onnx"
 NATIVE_PX = 512  # dynamic-size exports run near 512² (LaMa was trained at 256 and is robust up to ~2k)
 DYNAMIC_MULTIPLE = 32  # sides of a dynamic-size input: the generator downsamples 3× and its FFT blocks like even sizes
-PACKAGES = ("onnxruntime", "huggingface_hub")
-INSTALL_HINT = "pip install 'zoomout[lama]'"
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -64,6 +62,8 @@ class LamaEngine(Engine):
     summary: ClassVar[str] = (
         "LaMa inpainting (ONNX, no prompt): fills with plausible texture, seconds per slot on a CPU"
     )
+    packages: ClassVar[tuple[str, ...]] = ("onnxruntime", "huggingface_hub")
+    extra: ClassVar[str] = "lama"
 
     def __init__(self, options: LamaOptions | None = None) -> None:
         import onnxruntime as ort
@@ -93,13 +93,6 @@ class LamaEngine(Engine):
             )
         height, width = inputs["image"][2:]
         self.canvas_hw = (height, width) if isinstance(height, int) and isinstance(width, int) else None
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        missing = [p for p in PACKAGES if importlib.util.find_spec(p) is None]
-        if missing:
-            return f"{', '.join(missing)} not installed: {INSTALL_HINT}"
-        return None
 
     @classmethod
     def availability_note(cls) -> str | None:
