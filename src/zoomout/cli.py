@@ -29,18 +29,27 @@ console = Console(stderr=True)
 
 STAGE_LABELS = {"chain": "outpainting slots", "render": "rendering frames"}
 
+# Options that `make` and `sound` share
+Slots = Annotated[int, typer.Option(help="Outpainted slots (zoom steps), 1–50.")]
+SecondsPerSlot = Annotated[float, typer.Option(help="Seconds the zoom takes per slot.")]
+Fps = Annotated[int, typer.Option(help="Frames per second: 24, 25, 30, 50 or 60.")]
+Ease = Annotated[str, typer.Option(help="linear (constant speed), in-out, in-out-cubic or punchy.")]
+HoldStart = Annotated[float, typer.Option(help="Seconds on the photo before the zoom.")]
+HoldEnd = Annotated[float, typer.Option(help="Seconds on the last slot after the zoom.")]
+SoundSeed = Annotated[int, typer.Option(help="Seed of the designed sound.")]
+SoundSync = Annotated[str, typer.Option(help="beats: move slot changes onto the audio file's beats.")]
 
 @app.command()
 def make(
     photos: Annotated[list[Path], typer.Argument(help="Photos: one, several (a montage) or a --nest.", show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output .mp4 file.")] = Path("zoomout.mp4"),
-    slots: Annotated[int, typer.Option(help="Outpainted slots (zoom steps), 1–50.")] = Config.slots,
+    slots: Slots = Config.slots,
     zoom: Annotated[float, typer.Option(help="Zoom factor per slot, 1.25–4.")] = Config.zoom_per_slot,
-    seconds_per_slot: Annotated[float, typer.Option(help="Seconds the zoom takes per slot.")] = Config.seconds_per_slot,
-    fps: Annotated[int, typer.Option(help="Frames per second: 24, 25, 30, 50 or 60.")] = Config.fps,
+    seconds_per_slot: SecondsPerSlot = Config.seconds_per_slot,
+    fps: Fps = Config.fps,
     size: Annotated[str, typer.Option(help="9:16, 1:1, 16:9 or WxH (even).")] = "9:16",
     fit: Annotated[str, typer.Option(help="contain (photo whole, rest generated) or cover (crop).")] = Config.fit,
-    ease: Annotated[str, typer.Option(help="linear (constant speed), in-out, in-out-cubic or punchy.")] = Config.ease,
+    ease: Ease = Config.ease,
     direction: Annotated[str, typer.Option(help="out, in or out-in.")] = Config.direction,
     loop: Annotated[bool, typer.Option("--loop", help="The last frame flows into the first.")] = False,
     duration: Annotated[Optional[float], typer.Option(help="Total seconds (instead of --seconds-per-slot).")] = None,
@@ -49,8 +58,8 @@ def make(
     nest: Annotated[bool, typer.Option("--nest", help="Each further photo becomes an outer slot of one chain.")] = False,
     hold: Annotated[Optional[float], typer.Option(help="Seconds held at start and at end (sets both).")] = None,
     contact_sheet: Annotated[Optional[Path], typer.Option(help="Write all slots in a numbered grid (PNG).")] = None,
-    hold_start: Annotated[float, typer.Option(help="Seconds on the photo before the zoom.")] = Config.hold_start_s,
-    hold_end: Annotated[float, typer.Option(help="Seconds on the last slot after the zoom.")] = Config.hold_end_s,
+    hold_start: HoldStart = Config.hold_start_s,
+    hold_end: HoldEnd = Config.hold_end_s,
     engine: Annotated[str, typer.Option(help="Outpainting engine (see `zoomout engines`).")] = Config.engine,
     seed: Annotated[int, typer.Option(help="Seed; slot k uses seed + k.")] = Config.seed,
     model: Annotated[Optional[str], typer.Option(help="diffusion: hub id, model folder, sd15 (default) or sdxl.")] = None,
@@ -65,8 +74,8 @@ def make(
     device: Annotated[Optional[str], typer.Option(help="diffusion/lama: auto, cpu, cuda, cuda:N or mps.")] = None,
     lama_model: Annotated[Optional[Path], typer.Option(help="lama: the LaMa .onnx file (default: downloaded once).")] = None,
     sound: Annotated[str, typer.Option(help="eerie, calm, none or an audio file.")] = Config.sound,
-    sound_seed: Annotated[int, typer.Option(help="Seed of the designed sound.")] = Config.sound_seed,
-    sound_sync: Annotated[str, typer.Option(help="beats: move slot changes onto the audio file's beats.")] = Config.sound_sync,
+    sound_seed: SoundSeed = Config.sound_seed,
+    sound_sync: SoundSync = Config.sound_sync,
     crf: Annotated[int, typer.Option(help="H.264 quality, 0–51 (lower is better).")] = Config.crf,
     preset: Annotated[str, typer.Option(help="x264 preset (speed vs size).")] = Config.x264_preset,
     save_slots: Annotated[Optional[Path], typer.Option(help="Write slot_NN.png and mask_NN.png here.")] = None,
@@ -185,14 +194,14 @@ def inspect(
 def sound(
     output: Annotated[Path, typer.Option("-o", "--output", help="Output .wav file.")] = Path("sound.wav"),
     sound: Annotated[str, typer.Option(help="eerie, calm or an audio file.")] = Config.sound,
-    sound_seed: Annotated[int, typer.Option(help="Seed of the designed sound.")] = Config.sound_seed,
-    sound_sync: Annotated[str, typer.Option(help="beats: move slot changes onto the audio file's beats.")] = Config.sound_sync,
-    slots: Annotated[int, typer.Option(help="Outpainted slots (zoom steps), 1–50.")] = Config.slots,
-    seconds_per_slot: Annotated[float, typer.Option(help="Seconds the zoom takes per slot.")] = Config.seconds_per_slot,
-    fps: Annotated[int, typer.Option(help="Frames per second: 24, 25, 30, 50 or 60.")] = Config.fps,
-    ease: Annotated[str, typer.Option(help="linear (constant speed) or in-out.")] = Config.ease,
-    hold_start: Annotated[float, typer.Option(help="Seconds on the photo before the zoom.")] = Config.hold_start_s,
-    hold_end: Annotated[float, typer.Option(help="Seconds on the last slot after the zoom.")] = Config.hold_end_s,
+    sound_seed: SoundSeed = Config.sound_seed,
+    sound_sync: SoundSync = Config.sound_sync,
+    slots: Slots = Config.slots,
+    seconds_per_slot: SecondsPerSlot = Config.seconds_per_slot,
+    fps: Fps = Config.fps,
+    ease: Ease = Config.ease,
+    hold_start: HoldStart = Config.hold_start_s,
+    hold_end: HoldEnd = Config.hold_end_s,
     spectrogram: Annotated[Optional[Path], typer.Option(help="Also write a spectrogram .png.")] = None,
 ) -> None:
     """Render a video's sound track alone (no photo, no video), to look and listen."""
