@@ -245,3 +245,17 @@ def test_disk_failing_while_encoding_is_a_one_line_error_and_leaves_nothing(tmp_
     with pytest.raises(OutputError, match="writing the video failed \\(No space left on device\\)"):
         make_video([small_cat], tmp_path / "full.mp4", Config(**SMALL))
     assert [p.name for p in tmp_path.iterdir()] == [small_cat.name]
+
+
+def test_prune_removes_least_recently_used_chains_but_never_those_kept(tmp_path):
+    import os
+
+    from zoomout.cache import prune
+
+    for age, key in enumerate(["new", "kept-a", "old", "kept-b"]):
+        folder = tmp_path / key / "96x160"
+        folder.mkdir(parents=True)
+        (folder / "slot_00.png").write_bytes(b"x" * 1000)
+        os.utime(tmp_path / key, (1000 - age, 1000 - age))  # "kept-b" least recently used
+    assert prune(tmp_path, limit_bytes=1500, keep=["kept-a", "kept-b"]) == ["old", "new"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept-a", "kept-b"]

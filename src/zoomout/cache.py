@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,15 +116,15 @@ def list_entries(root: Path) -> list[CacheEntry]:
     return sorted(entries, key=lambda e: e.last_used)
 
 
-def prune(root: Path, limit_bytes: int = DEFAULT_LIMIT_BYTES, keep: str | None = None) -> list[str]:
-    """Delete the least recently used chains until the cache fits `limit_bytes`; never `keep`."""
+def prune(root: Path, limit_bytes: int = DEFAULT_LIMIT_BYTES, keep: Collection[str] = ()) -> list[str]:
+    """Delete the least recently used chains until the cache fits `limit_bytes`; never those in `keep`."""
     entries = list_entries(root)
     total = sum(e.bytes for e in entries)
     removed = []
     for entry in entries:
         if total <= limit_bytes:
             break
-        if entry.key == keep:
+        if entry.key in keep:
             continue
         shutil.rmtree(root / entry.key, ignore_errors=True)
         total -= entry.bytes

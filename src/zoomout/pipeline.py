@@ -263,6 +263,7 @@ def outpaint_chains(
     groups = chain_groups(config, photos)
     total = sum(segment.slots + 1 for segment in plan.segments)
     stacks: list[SlotStack] = []
+    used_keys: list[str] = []
     for (group, outer), segment in zip(groups, plan.segments):
         offset = sum(len(s.images) for s in stacks)
         cache = None
@@ -290,9 +291,11 @@ def outpaint_chains(
         if stack.reused:
             notes.append(f"{stack.reused} of {len(stack.images)} slots reused from the cache (--fresh to redo them)")
         if cache is not None:
+            used_keys.append(cache.key)
             if cache.error:
                 notes.append(cache.error)
-            prune(cache.root, keep=cache.key)
+    if cache_root is not None:
+        prune(cache_root, keep=used_keys)  # once, after every chain: none of this run's chains goes
     return stacks, notes
 
 
