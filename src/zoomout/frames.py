@@ -34,7 +34,8 @@ def iter_video_frames(plan: Plan, renderers: list[ZoomRenderer] | list[I420ZoomR
     chains, zooms = plan.frame_views()
     seam_chain = {"out": chains[-1], "in": chains[0]}.get(plan.direction)
     other_chain = {"out": chains[0], "in": chains[-1]}.get(plan.direction)
-    cut_frames = [round(t * plan.fps) for t in plan.cut_times_s]
+    cut_frames = [segment.start_frame for segment in plan.segments[1:]]
+    incoming: dict[int, np.ndarray] = {}  # a fade's target, the first frame after its cut: rendered once
     fade_frames = min(round(FADE_S * plan.fps), round(plan.hold_end_s * plan.fps)) if plan.transition == "fade" else 0
     for i, (chain, z) in enumerate(zip(chains, zooms)):
         renderer = renderers[chain]
@@ -50,6 +51,7 @@ def iter_video_frames(plan: Plan, renderers: list[ZoomRenderer] | list[I420ZoomR
                 frame = cv2.addWeighted(frame, 1 - strength, renderer.white_frame(), strength, 0.0)
             elif fade_frames and 0 < cut - i <= fade_frames:
                 weight = 1 - (cut - i) / (fade_frames + 1)
-                incoming = renderers[chains[cut]].render(float(zooms[cut]))
-                frame = cv2.addWeighted(frame, 1 - weight, incoming, weight, 0.0)
+                if cut not in incoming:
+                    incoming[cut] = renderers[chains[cut]].render(float(zooms[cut]))
+                frame = cv2.addWeighted(frame, 1 - weight, incoming[cut], weight, 0.0)
         yield frame
