@@ -111,3 +111,17 @@ def test_texture_does_not_fade_along_the_chain(cat_pixels):
         return float((grey - cv2.GaussianBlur(grey, (0, 0), 3))[stack.masks[k]].std())
 
     assert ring_texture(6) > 0.7 * ring_texture(1) > 0
+
+
+def test_save_slots_copies_what_the_cache_holds_byte_for_byte(tmp_path, cat_pixels, noise_engine):
+    from zoomout.cache import SlotCache
+
+    kwargs = dict(width_px=64, height_px=112, slots=2, zoom_per_slot=2.0, fit="contain", engine=noise_engine, seed=0)
+    cached = build_chain(cat_pixels, cache=SlotCache(tmp_path / "cache", "key", (64, 112)), **kwargs)
+    plain = build_chain(cat_pixels, **kwargs)
+    assert cached.cached_in == tmp_path / "cache" / "key" / "64x112" and plain.cached_in is None
+    save_slots(cached, tmp_path / "copied")
+    save_slots(plain, tmp_path / "encoded")
+    for name in ("slot_00.png", "slot_02.png", "mask_01.png"):
+        assert (tmp_path / "copied" / name).read_bytes() == (tmp_path / "encoded" / name).read_bytes()
+    assert not list((tmp_path / "copied").glob(".*"))

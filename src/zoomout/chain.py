@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .atomic import write_png_atomic
+from .atomic import atomic_path, write_png_atomic
 from .engines import Engine
 from .geometry import centred_offset, place
 from .progress import ProgressCallback, ProgressEvent
@@ -33,12 +34,15 @@ class SlotStack:
     zoom_per_slot : float
     reused : int
         Slots taken from the cache instead of outpainted.
+    cached_in : Path or None
+        The cache folder that holds these slots as the very files `save_slots` writes.
     """
 
     images: list[np.ndarray]
     masks: list[np.ndarray]
     zoom_per_slot: float
     reused: int = 0
+    cached_in: Path | None = None
 
     @property
     def generated_fractions(self) -> list[float]:
@@ -155,7 +159,8 @@ def build_chain(
         masks.append(unknown)
         if progress:
             progress(ProgressEvent("chain", k + 1, slots + 1, slot))
-    return SlotStack(images=images, masks=masks, zoom_per_slot=zoom_per_slot, reused=reused)
+    cached_in = cache.folder if cache is not None and cache.error is None else None
+    return SlotStack(images=images, masks=masks, zoom_per_slot=zoom_per_slot, reused=reused, cached_in=cached_in)
 
 
 def _keeps_centre(slot: np.ndarray, known: np.ndarray, unknown: np.ndarray) -> bool:
@@ -163,12 +168,20 @@ def _keeps_centre(slot: np.ndarray, known: np.ndarray, unknown: np.ndarray) -> b
 
 
 def save_slots(stack: SlotStack, folder: Path) -> list[Path]:
-    """Write `slot_00.png` … and `mask_00.png` … (white = generated), each file atomically."""
+    """Write `slot_00.png` … and `mask_00.png` … (white = generated), each file atomically.
+
+    Files the cache already holds are copied rather than encoded again (they are the same bytes).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for k, (image, mask) in enumerate(zip(stack.images, stack.masks)):
         for name, pixels in ((f"slot_{k:02d}.png", image), (f"mask_{k:02d}.png", mask.astype(np.uint8) * 255)):
             path = folder / name
-            write_png_atomic(pixels, path)
+            cached = stack.cached_in / name if stack.cached_in is not None else None
+            if cached is not None and cached.is_file():
+                with atomic_path(path) as tmp:
+                    shutil.copyfile(cached, tmp)
+            else:
+                write_png_atomic(pixels, path)
             written.append(path)
     return written
