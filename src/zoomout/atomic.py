@@ -1,9 +1,15 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the complete new one, never half of one.
+
+Every file zoomout writes (video, sidecar, slots, contact sheet, sound, mask video) goes
+through `atomic_path`. Its temporary file is created with mode 0o666 filtered by the umask,
+as `open()` or `cp` would create the final file, so the renamed result gets the user's
+usual mode (`tempfile.mkstemp` would leave every output at 0o600).
+"""
 
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,35 +17,48 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+TEMPORARY_SUFFIXES = (".tmp", ".tmp.mp4", ".draft.mp4", ".tagged.mp4")
+
+
+@contextmanager
+def temporary_beside(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a new empty file `.NAME.<random><suffix>` beside `path`, deleted when the block ends.
+
+    The file is created with the mode a new file gets from the umask. `suffix` should be
+    one of TEMPORARY_SUFFIXES, so that `remove_leftovers` finds it after a kill.
+    """
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{suffix}")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
 
 @contextmanager
 def atomic_path(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
+    with temporary_beside(path, suffix) as tmp:
+        yield tmp
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-TEMPORARY_SUFFIXES = (".tmp", ".tmp.mp4", ".draft.mp4", ".c2pa.mp4")
 
 
 def remove_leftovers(path: Path) -> list[Path]:
     """Delete the temporary files a killed writer of `path` left beside it; returns them.
 
-    They are `.NAME.<random><suffix>` (and `..NAME.…` for a temporary file's own temporary) with
-    a suffix of TEMPORARY_SUFFIXES. Only one writer of a path should run at a time.
+    They are `.NAME.<random><suffix>` with a suffix of TEMPORARY_SUFFIXES. Only one writer
+    of a path should run at a time.
     """
     removed = []
-    for pattern in (f".{path.name}.*", f"..{path.name}.*"):
-        for leftover in path.parent.glob(pattern):
-            if leftover.name.endswith(TEMPORARY_SUFFIXES) and leftover.is_file():
-                leftover.unlink(missing_ok=True)
-                removed.append(leftover)
+    for leftover in path.parent.glob(f".{path.name}.*"):
+        if leftover.name.endswith(TEMPORARY_SUFFIXES) and leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
     return removed
 
 

@@ -1,10 +1,8 @@
-"""H.264 + AAC MP4 through PyAV, streamed frame by frame, written atomically."""
+"""H.264 + AAC MP4 through PyAV, streamed frame by frame."""
 
 from __future__ import annotations
 
-import os
 import queue
-import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,7 +31,7 @@ class EncodeSettings:
 
 
 class Mp4Writer:
-    """Write frames (and an optional sound track) to `path`; the file appears only when complete.
+    """Write frames (and an optional sound track) to `path`.
 
     Frames are converted and encoded on a worker thread while the caller renders the next
     ones; a bounded queue keeps memory flat. Audio packets are interleaved with the video.
@@ -41,7 +39,8 @@ class Mp4Writer:
     Parameters
     ----------
     path : Path
-        Final `.mp4` path; a temporary file beside it is renamed onto it by `close()`.
+        The `.mp4` file to write, written in place: pass a temporary path (`atomic.atomic_path`)
+        so the final file appears only when complete. `abort()` deletes it.
     settings : EncodeSettings
     audio : (samples, 2) float32 ndarray or None
         48 kHz stereo in [-1, 1], as long as the video.
@@ -50,10 +49,7 @@ class Mp4Writer:
     def __init__(self, path: Path, settings: EncodeSettings, audio: np.ndarray | None = None) -> None:
         self.path = path
         self.settings = settings
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.mp4", dir=path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
-        self._container = av.open(str(self._tmp), "w", format="mp4", options={"movflags": "+faststart"})
+        self._container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
         for key, value in settings.metadata:
             self._container.metadata[key] = value
         self._video = self._add_video_stream()
@@ -83,12 +79,18 @@ class Mp4Writer:
         return stream
 
     def write(self, frame: np.ndarray) -> None:
-        """Queue one frame: (height, width, 3) uint8 RGB, or (height·3/2, width) uint8 I420 in BT.709."""
+        """Queue one frame: (height, width, 3) uint8 RGB, or (height·3/2, width) uint8 I420 in BT.709.
+
+        The writer owns the frame from now on: it is made read-only.
+        """
         if self._error is not None:
             raise self._error
         h, w = self.settings.height_px, self.settings.width_px
         if frame.shape not in ((h, w, 3), (h * 3 // 2, w)) or frame.dtype != np.uint8:
             raise ValueError(f"frame should be ({h}, {w}, 3) RGB or ({h * 3 // 2}, {w}) I420 uint8 but is {frame.shape} {frame.dtype}")
+        # The encoder thread reads the frame later: it must not change meanwhile. Read-only, a
+        # caller that reuses the buffer fails at once instead of making the video depend on timing.
+        frame.flags.writeable = False
         self._queue.put(frame)
 
     def write_all(self, frames: Iterable[np.ndarray]) -> int:
@@ -133,7 +135,7 @@ class Mp4Writer:
             self._container.mux(self._audio_stream.encode(frame))
 
     def close(self) -> Path:
-        """Flush both encoders, finish the file and move it into place."""
+        """Flush both encoders and finish the file."""
         self._queue.put(None)
         self._worker.join()
         if self._error is not None:
@@ -143,11 +145,10 @@ class Mp4Writer:
             self._mux_audio_until(len(self._audio))
             self._container.mux(self._audio_stream.encode(None))
         self._container.close()
-        os.replace(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:
-        """Stop and delete the temporary file; the final path is never touched."""
+        """Stop and delete the unfinished file."""
         if self._worker.is_alive():
             self._queue.put(None)
             self._worker.join()
@@ -155,7 +156,7 @@ class Mp4Writer:
             self._container.close()
         except Exception:  # the container may be half-initialised; the file goes anyway
             pass
-        self._tmp.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> Mp4Writer:
         return self

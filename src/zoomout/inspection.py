@@ -12,6 +12,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .atomic import atomic_path
 from .encode import EncodeSettings, Mp4Writer
 from .errors import ProvenanceError
 from .provenance import (
@@ -219,7 +220,7 @@ def render_mask_video(manifest: dict[str, Any], output: str | os.PathLike[str]) 
         width_px=size[0], height_px=size[1], fps=fps, crf=MASK_VIDEO_CRF,
         metadata=(("comment", "zoomout generated-pixel map: white = invented, black = from the photo"),),
     )  # fmt: skip
-    with Mp4Writer(output, settings) as writer:
+    with atomic_path(output, suffix=".tmp.mp4") as tmp, Mp4Writer(tmp, settings) as writer:
         for i, frame in enumerate(iter_video_frames(plan, renderers)):
             measured[i] = frame[:, :, 0].mean() / 255.0
             writer.write(frame)

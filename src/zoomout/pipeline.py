@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import remove_leftovers
+from .atomic import remove_leftovers, temporary_beside
 from .cache import SlotCache, default_cache_dir, prune
 from .chain import SlotStack, build_chain, save_slots
 from .engines import Engine
@@ -24,7 +24,7 @@ from .label import label_frames, make_label
 from .load import MIN_SIDE_PX, load_photos
 from .plan import Plan
 from .progress import ProgressCallback, ProgressEvent
-from .provenance import build_manifest, draft_beside, load_signing_credentials, publish_video, sidecar_path
+from .provenance import build_manifest, load_signing_credentials, publish_video, sidecar_path
 from .frames import iter_video_frames
 from .render import I420ZoomRenderer
 from .sheet import write_contact_sheet
@@ -201,7 +201,7 @@ def make_video(
     for path in (output_path, sidecar_path(output_path)):
         remove_leftovers(path)  # of a run to the same output that was killed
     try:
-        with draft_beside(output_path) as draft:
+        with temporary_beside(output_path, suffix=".draft.mp4") as draft:
             with Mp4Writer(draft, settings, audio) as writer:
                 for i, frame in enumerate(label_frames(iter_video_frames(plan, renderers), label)):
                     writer.write(frame)

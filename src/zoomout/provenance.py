@@ -25,10 +25,8 @@ import io
 import json
 import mimetypes
 import os
-import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,7 @@ import av
 import numpy as np
 
 from . import __version__
-from .atomic import atomic_path, write_bytes_atomic
+from .atomic import atomic_path, temporary_beside, write_bytes_atomic
 from .chain import SlotStack, shrink_slot
 from .config import Config
 from .engines import Engine
@@ -320,17 +318,6 @@ def _parse_manifest(text: str | None) -> dict[str, Any] | None:
 # Publishing
 
 
-@contextmanager
-def draft_beside(output: Path) -> Iterator[Path]:
-    """A temporary `.mp4` path beside `output` for the encoder, deleted when the block ends."""
-    fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".draft.mp4", dir=output.parent)
-    os.close(fd)
-    try:
-        yield Path(name)
-    finally:
-        Path(name).unlink(missing_ok=True)
-
-
 def publish_video(
     draft: Path,
     output: Path,
@@ -346,10 +333,14 @@ def publish_video(
     """
     manifest = {**manifest, "streams": hash_streams(draft)}
     manifest["content_credentials"] = None if signing is None else {"signer": signing.subject, "format": "C2PA"}
+    tags = {"comment": AI_COMMENT, MANIFEST_TAG: manifest_json(manifest, compact=True)}
     with atomic_path(output, suffix=".tmp.mp4") as tmp:
-        remux_with_tags(draft, tmp, {"comment": AI_COMMENT, MANIFEST_TAG: manifest_json(manifest, compact=True)})
-        if signing is not None:
-            sign_c2pa(tmp, signing, manifest, photos)
+        if signing is None:
+            remux_with_tags(draft, tmp, tags)
+        else:  # the manifest is embedded first, so the credentials cover it
+            with temporary_beside(output, suffix=".tagged.mp4") as tagged:
+                remux_with_tags(draft, tagged, tags)
+                sign_c2pa(tagged, tmp, signing, manifest, photos, title=output.name)
     write_bytes_atomic(manifest_json(manifest, compact=False).encode(), sidecar_path(output))
     return manifest
 
@@ -471,9 +462,10 @@ def c2pa_definition(manifest: dict[str, Any], title: str) -> dict[str, Any]:
 
 
 def sign_c2pa(
-    path: Path, signing: SigningCredentials, manifest: dict[str, Any], photos: Sequence[Photo]
+    source: Path, target: Path, signing: SigningCredentials, manifest: dict[str, Any], photos: Sequence[Photo],
+    *, title: str,
 ) -> None:
-    """Embed signed C2PA credentials into the MP4 at `path` (in place, through a temporary file).
+    """Write the MP4 `source` to `target` with signed C2PA credentials embedded, titled `title`.
 
     The input photos become `componentOf` ingredients; each is re-read and must still have
     the SHA-256 it had when it was loaded.
@@ -486,7 +478,7 @@ def sign_c2pa(
         signer = c2pa.Signer.from_info(
             c2pa.C2paSignerInfo(signing.algorithm, signing.cert_chain_pem, signing.private_key_pem, None)
         )
-        builder = c2pa.Builder(c2pa_definition(manifest, title=path.name))
+        builder = c2pa.Builder(c2pa_definition(manifest, title=title))
         for photo in photos:
             data = photo.path.read_bytes()
             if hashlib.sha256(data).hexdigest() != photo.sha256:
@@ -495,9 +487,8 @@ def sign_c2pa(
             builder.add_ingredient(
                 {"title": photo.path.name, "relationship": "componentOf", "format": mime}, mime, io.BytesIO(data)
             )
-        with atomic_path(path, suffix=".c2pa.mp4") as signed:
-            with open(path, "rb") as source, open(signed, "w+b") as target:
-                builder.sign(signer, "video/mp4", source, target)
+        with open(source, "rb") as unsigned, open(target, "w+b") as signed:
+            builder.sign(signer, "video/mp4", unsigned, signed)
     except c2pa.C2paError as error:
         raise ProvenanceError(f"C2PA signing failed: {error}") from None
 

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage, signal
 from scipy.io import wavfile
 
+from .atomic import atomic_path
 from .config import SOUND_PRESETS, Config
 from .errors import ZoomoutError
 from .plan import AUDIO_RATE_HZ, Plan, plan_video
@@ -341,10 +342,12 @@ def write_sound(config: Config, output: str | os.PathLike[str], *, spectrogram: 
     audio = make_soundtrack(timeline.config, timeline.plan, timeline.track)
     assert audio is not None
     pcm = np.round(np.clip(audio, -1, 1) * 32767).astype(np.int16)
-    _atomic_write(output, lambda tmp: wavfile.write(tmp, RATE, pcm))
+    with atomic_path(output) as tmp:
+        wavfile.write(tmp, RATE, pcm)
     if spectrogram is not None:
         image = spectrogram_image(audio, timeline.plan.slot_change_times_s)
-        _atomic_write(Path(spectrogram), lambda tmp: image.save(tmp, format="PNG"))
+        with atomic_path(Path(spectrogram)) as tmp:
+            image.save(tmp, format="PNG")
     return SoundReport(output, timeline, loudness_lufs(audio), true_peak_dbtp(audio), Path(spectrogram) if spectrogram else None)
 
 
@@ -385,12 +388,3 @@ def spectrogram_image(samples: np.ndarray, marks_s: tuple[float, ...] = (), *, h
         draw.line([(0, y), (6, y)], fill=(230, 230, 230))
         draw.text((8, y - 6), f"{hz // 1000}k" if hz >= 1000 else str(hz), fill=(230, 230, 230))
     return canvas
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -172,6 +172,9 @@ class DiffusionEngine(Engine):
         self.pipeline = _load_pipeline(self.options, self.device, self.dtype_name)
         config = self.pipeline.unet.config
         self.native_px = int(config.sample_size) * int(self.pipeline.vae_scale_factor)
+        # On the CPU, torch's result depends on its thread count (how sums are split): a fixed
+        # count per machine keeps the slots the same whatever else in the process set it to.
+        self.cpu_threads = machine_threads() if self.device == "cpu" else None
         self.calls: list[SlotCall] = []
 
     @classmethod
@@ -185,6 +188,10 @@ class DiffusionEngine(Engine):
         return "; ".join(notes) or None
 
     def _outpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int) -> np.ndarray:
+        with cpu_threads(self.cpu_threads):
+            return self._outpaint_pinned(image, mask, seed=seed, slot=slot)
+
+    def _outpaint_pinned(self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int) -> np.ndarray:
         import torch
 
         prompt = self.options.prompt_for(slot)
@@ -233,6 +240,30 @@ def pick_device(device: str) -> tuple[str, str]:
     elif device == "mps" and not torch.backends.mps.is_available():
         raise EngineUnavailableError("device mps asked for, but torch sees no Apple GPU (use --device cpu)")
     return device, "float32" if device == "cpu" else "float16"
+
+
+def machine_threads() -> int:
+    """Threads the CPU pipeline runs with: OMP_NUM_THREADS when set, else the CPUs this process may use."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """Run torch's CPU kernels on `count` threads for the block (None: leave them as they are)."""
+    if count is None:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def cuda_device_name() -> str | None:
