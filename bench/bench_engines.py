@@ -11,6 +11,7 @@ The fixed cost of mapping a full 1080×1920 slot is timed too, to compare with a
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -19,11 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+# a tiny model: threads only add scheduling noise on a shared 2-core machine (the engine reads this)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tiny_models import save_tiny_inpainting_pipeline, save_tiny_lama  # noqa: E402
 
 from zoomout.chain import shrink_slot  # noqa: E402
 from zoomout.engines import DiffusionOptions, LamaOptions, create_engine  # noqa: E402
+from zoomout.engines.diffusion import cpu_threads  # noqa: E402
 from zoomout.engines.working_size import outpaint_at_working_size  # noqa: E402
 
 
@@ -80,7 +85,6 @@ def main() -> None:
     import torch
     from PIL import Image
 
-    torch.set_num_threads(1)  # tiny model: threads only add scheduling noise on a shared 2-core machine
     image, mask = test_slot(112, 64)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,12 +96,13 @@ def main() -> None:
         pil_image, pil_mask = Image.fromarray(work_image), Image.fromarray(work_mask.astype(np.uint8) * 255)
 
         def bare_diffusion(seed: int) -> None:
-            engine.pipeline(
-                prompt=prompt, negative_prompt=negative, image=pil_image, mask_image=pil_mask,
-                height=work_mask.shape[0], width=work_mask.shape[1], num_inference_steps=options.steps,
-                guidance_scale=options.guidance, strength=options.strength,
-                generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
-            )  # fmt: skip
+            with cpu_threads(engine.cpu_threads):  # the threads the engine runs with
+                engine.pipeline(
+                    prompt=prompt, negative_prompt=negative, image=pil_image, mask_image=pil_mask,
+                    height=work_mask.shape[0], width=work_mask.shape[1], num_inference_steps=options.steps,
+                    guidance_scale=options.guidance, strength=options.strength,
+                    generator=torch.Generator("cpu").manual_seed(seed), output_type="np",
+                )  # fmt: skip
 
         for _ in range(3):  # warm-up: first calls allocate
             engine.outpaint(image, mask, seed=0, slot=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,11 @@ import pytest
 from PIL import Image
 
 from zoomout.engines import Engine
+
+# The tiny test models gain nothing from threads, and on a busy 2-core machine two OpenMP
+# threads stall each other (25x slower). The diffusion engine runs with OMP_NUM_THREADS threads,
+# here and in the command lines the tests start.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 EXAMPLE_CAT = Path(__file__).resolve().parents[1] / "examples" / "cat.png"
 

@@ -48,9 +48,8 @@ def offline(monkeypatch, tmp_path):
 
 @pytest.fixture(scope="session")
 def tiny_sd(tmp_path_factory) -> Path:
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     pytest.importorskip("diffusers")
-    torch.set_num_threads(1)  # a tiny model gains nothing from threads, and they stall on a busy 2-core machine
     return save_tiny_inpainting_pipeline(tmp_path_factory.mktemp("models") / "tiny-sd-inpainting")
 
 

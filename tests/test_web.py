@@ -19,6 +19,7 @@ pytest.importorskip("gradio", reason="the web extra is not installed: pip instal
 from gradio_client import Client, handle_file  # noqa: E402
 from huggingface_hub import constants as hf_constants  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
+from gradio_client.utils import Status  # noqa: E402
 
 from zoomout.cache import list_entries  # noqa: E402
 from zoomout.web import MAX_PHOTO_PIXELS, WebApp, build_app, launch  # noqa: E402
@@ -54,6 +55,14 @@ def server(tmp_path_factory):
             app.close()
     outside = {host for host in looked_up if host not in ("127.0.0.1", "localhost", "::1", b"127.0.0.1", b"localhost")}
     assert not outside, f"the web app looked up {outside}: it must not call out"
+
+
+def wait_until_queued(job, timeout_s: float = 60) -> None:
+    """Return once the server has put `job` in its queue (or started it)."""
+    deadline = time.monotonic() + timeout_s
+    while job.status().code in (Status.STARTING, Status.JOINING_QUEUE):
+        assert time.monotonic() < deadline, "the job never reached the server's queue"
+        time.sleep(0.02)
 
 
 def make(client: Client, photos: list[Path], *, slots: int = 1, seed: int = 0, engine: str = "classic"):
@@ -154,7 +163,7 @@ def test_concurrent_jobs_all_finish_in_order_each_with_its_own_slots(server, sma
     for i, client in enumerate(clients):  # slots 1, 2, 3: each gallery shows its own job's slots
         jobs.append(make(client, [small_cat], slots=i + 1, seed=i))
         jobs[-1].add_done_callback(lambda _, i=i: finished.append(i))
-        time.sleep(0.2)  # a definite submission order
+        wait_until_queued(jobs[-1])  # a definite submission order
     results = [job.result(timeout=300) for job in jobs]
     assert finished == [0, 1, 2]  # served one at a time, in order
     for i, (status, gallery, video, _, _) in enumerate(results):
