@@ -1,8 +1,10 @@
+import dataclasses
 import math
 
 import pytest
 
 from zoomout import Config, ConfigError, plan_video
+from zoomout.cache import CHAIN_FIELDS, RENDER_FIELDS, chain_key
 from zoomout.config import parse_size
 
 
@@ -47,11 +49,36 @@ def test_defaults_are_the_documented_ones():
 
 def test_chain_key_ignores_timing_and_sound_but_not_shaping_options():
     shas = ["ab" * 32]
-    base = Config().chain_key(shas)
-    assert Config(seconds_per_slot=3.0, fps=60, ease="in-out", sound="x.wav", crf=30).chain_key(shas) == base
+    base = chain_key(Config(), shas)
+    assert chain_key(Config(seconds_per_slot=3.0, fps=60, ease="in-out", sound="x.wav", crf=30), shas) == base
     for change in ({"seed": 1}, {"zoom_per_slot": 3.0}, {"fit": "cover"}, {"width_px": 720}, {"slots": 5}):
-        assert Config(**change).chain_key(shas) != base
-    assert Config().chain_key(["cd" * 32]) != base
+        assert chain_key(Config(**change), shas) != base
+    assert chain_key(Config(), ["cd" * 32]) != base
+
+
+def test_every_config_field_is_in_the_cache_key_or_deliberately_not():
+    """A new field must be classified: does it shape the slots (key) or only the render?"""
+    fields = [f.name for f in dataclasses.fields(Config)]
+    assert sorted(CHAIN_FIELDS + RENDER_FIELDS) == sorted(fields), "classify the new field in cache.py"
+    assert not set(CHAIN_FIELDS) & set(RENDER_FIELDS)
+    shas, base = ["ab" * 32], Config(width_px=540, height_px=960)
+    changed = {
+        "slots": 3, "slots_per_photo": 2, "nest": True, "zoom_per_slot": 3.0, "fit": "cover", "engine": "classic",
+        "seed": 9, "engine_options": None, "width_px": 720, "height_px": 1280, "seconds_per_slot": 2.0, "fps": 24,
+        "hold_start_s": 0.0, "hold_end_s": 0.0, "ease": "punchy", "direction": "in", "loop": True, "duration_s": 9.0,
+        "transition": "fade", "sound": "none", "sound_seed": 4, "sound_sync": "none", "crf": 30,
+        "x264_preset": "slow", "label": "AI",
+    }  # fmt: skip
+    assert set(changed) == set(fields)
+    for name, value in changed.items():
+        if name == "engine_options":  # only the lama and diffusion engines take options: see test_engines_ai
+            continue
+        same_shape = {"width_px": 720, "height_px": 1280} if name in ("width_px", "height_px") else {}
+        other = dataclasses.replace(base, **{name: value, **same_shape})
+        moved = chain_key(other, shas) != chain_key(base, shas)
+        assert moved == (name in CHAIN_FIELDS), f"{name} {'changes' if moved else 'keeps'} the cache key"
+    # the size is in the key as its shape only: another aspect ratio is another chain
+    assert chain_key(dataclasses.replace(base, height_px=540), shas) != chain_key(base, shas)
 
 
 @pytest.mark.parametrize("fps", [24, 25, 30, 50, 60])

@@ -24,6 +24,7 @@ from zoomout.engines.diffusion import STRANGER_TERMS, DiffusionEngine, load_prom
 from zoomout.engines.lama import LamaEngine
 from zoomout.engines.working_size import outpaint_at_working_size, working_box, working_size
 from zoomout.errors import EngineUnavailableError
+from zoomout.cache import chain_key
 from zoomout.pipeline import resolve_engine
 
 from tiny_models import save_tiny_inpainting_pipeline, save_tiny_lama
@@ -162,12 +163,13 @@ def test_diffusion_cli_is_deterministic_for_a_seed(monkeypatch, capsys, tmp_path
 
 
 @needs_diffusers
-def test_diffusion_engine_records_what_it_sent_and_redoes_one_slot(tiny_sd):
+def test_diffusion_engine_sends_the_slot_and_redoes_one_slot(tiny_sd, pipeline_calls):
     engine = create_engine("diffusion", DiffusionOptions(model=str(tiny_sd), steps=2, no_strangers=False, device="cpu"))
     image, mask = shrink_slot(np.random.default_rng(0).integers(0, 256, (112, 64, 3), dtype=np.uint8), 2.0)
     first = engine.outpaint(image, mask, seed=11, slot=3)
-    assert engine.calls[-1].prompt == DiffusionOptions().prompt and engine.calls[-1].negative_prompt == ""
-    assert engine.calls[-1].seed == 11 and engine.calls[-1].working_hw == (88, 48)
+    _, sent = pipeline_calls[-1]
+    assert sent["prompt"] == DiffusionOptions().prompt and sent["negative_prompt"] is None
+    assert sent["generator"].initial_seed() == 11 and (sent["height"], sent["width"]) == (88, 48)
     assert not np.array_equal(engine.outpaint(image, mask, seed=12, slot=4), first)
     assert np.array_equal(engine.outpaint(image, mask, seed=11, slot=3), first)  # slot k redone alone: same pixels
     assert np.array_equal(first[~mask], image[~mask])
@@ -223,13 +225,14 @@ def test_lama_refuses_a_graph_without_lamas_inputs(tmp_path):
 
 
 NOT_CACHED = "not in the Hugging Face cache and cannot be downloaded (HF_HUB_OFFLINE is set)"
-NEEDS_THE_EXTRA = {"has no model_index.json", "torch sees no CUDA GPU", NOT_CACHED}
+NEEDS_THE_EXTRA = {"has no model_index.json", "no-such-folder does not exist", "torch sees no CUDA GPU", NOT_CACHED}
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--engine", "diffusion", "--model", "{tmp}/no-such-folder"], "has no model_index.json"),
+        (["--engine", "diffusion", "--model", "{tmp}/no-such-folder"], "no-such-folder does not exist"),
+        (["--engine", "diffusion", "--model", "{tmp}"], "has no model_index.json"),
         (["--engine", "diffusion", "--model", "someone/not-downloaded-model"], NOT_CACHED),
         (["--engine", "diffusion", "--steps", "0"], "steps should be an integer in [1, 500]"),
         (["--engine", "diffusion", "--strength", "1.5"], "strength should be in (0, 1]"),
@@ -244,7 +247,7 @@ NEEDS_THE_EXTRA = {"has no model_index.json", "torch sees no CUDA GPU", NOT_CACH
     ],
 )  # fmt: skip
 def test_cli_engine_errors_are_one_line_and_write_nothing(monkeypatch, capsys, tmp_path, small_cat, args, message):
-    if message in NEEDS_THE_EXTRA and DiffusionEngine.unavailable_reason():
+    if message in NEEDS_THE_EXTRA and any(importlib.util.find_spec(p) is None for p in DiffusionEngine.packages):
         pytest.skip("the diffusion extra is not installed")
     if "cuda" in args and __import__("torch").cuda.is_available():
         pytest.skip("this machine has a CUDA GPU")
@@ -287,7 +290,7 @@ def test_missing_extra_says_how_to_get_it(monkeypatch, capsys):
 
 @needs_diffusers
 def test_auto_takes_diffusion_only_with_a_cuda_gpu_and_the_weights(monkeypatch, tiny_sd):
-    import zoomout.engines as engines
+    import zoomout.engines.diffusion as engines
 
     monkeypatch.setattr(engines, "cuda_device_name", lambda: None)
     name, why = choose_engine(DiffusionOptions(model=str(tiny_sd)))
@@ -300,7 +303,7 @@ def test_auto_takes_diffusion_only_with_a_cuda_gpu_and_the_weights(monkeypatch, 
 
 
 def test_auto_resolves_to_a_concrete_engine_and_says_why(monkeypatch, capsys, tmp_path, small_cat):
-    import zoomout.engines as engines
+    import zoomout.engines.diffusion as engines
 
     monkeypatch.setattr(engines, "cuda_device_name", lambda: None)
     config, why = resolve_engine(Config(engine="auto", engine_options=DiffusionOptions(prompt="x")))
@@ -343,7 +346,7 @@ def test_invalid_lama_options_and_mismatched_engine():
 
 def test_engine_options_are_part_of_the_cache_key():
     shas = ["ab" * 32]
-    base = Config(engine="diffusion", engine_options=DiffusionOptions()).chain_key(shas)
+    base = chain_key(Config(engine="diffusion", engine_options=DiffusionOptions()), shas)
     for change in (
         {"prompt": "a forest"},
         {"slot_prompts": ((2, "a cave"),)},
@@ -351,10 +354,10 @@ def test_engine_options_are_part_of_the_cache_key():
         {"no_strangers": False},
         {"steps": 31},
     ):
-        assert Config(engine="diffusion", engine_options=DiffusionOptions(**change)).chain_key(shas) != base
-    assert Config(engine="diffusion", engine_options=DiffusionOptions()).chain_key(shas) == base
-    lama = Config(engine="lama", engine_options=LamaOptions(model_path="a.onnx")).chain_key(shas)
-    assert lama != Config(engine="lama", engine_options=LamaOptions(model_path="b.onnx")).chain_key(shas)
+        assert chain_key(Config(engine="diffusion", engine_options=DiffusionOptions(**change)), shas) != base
+    assert chain_key(Config(engine="diffusion", engine_options=DiffusionOptions()), shas) == base
+    lama = chain_key(Config(engine="lama", engine_options=LamaOptions(model_path="a.onnx")), shas)
+    assert lama != chain_key(Config(engine="lama", engine_options=LamaOptions(model_path="b.onnx")), shas)
 
 
 def test_prompts_file_lines_and_json(tmp_path):

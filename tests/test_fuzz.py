@@ -31,7 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from zoomout import cli
+from zoomout import cli, pipeline
+from zoomout.cache import chain_key
 from zoomout.config import Config, parse_size
 from zoomout.errors import ConfigError, PhotoError, ZoomoutError
 from zoomout.load import load_photo
@@ -214,7 +215,7 @@ def config_or_refuse(rng: random.Random) -> None:
     except ConfigError as error:
         assert "\n" not in str(error)
     else:
-        config.chain_key(["0" * 64])  # a valid config always has a cache key
+        chain_key(config, ["0" * 64])  # a valid config always has a cache key
     text = rng.choice((*WEIRD_TEXT, f"{weird_value(rng)}x{weird_value(rng)}", str(weird_value(rng))))
     try:
         parse_size(text)
@@ -265,7 +266,7 @@ def cli_runner(tmp_path, monkeypatch):
     def fake_make_video(*args, **kwargs):
         raise Stop
 
-    monkeypatch.setattr(cli, "make_video", fake_make_video)
+    monkeypatch.setattr(pipeline, "make_video", fake_make_video)
     accepted = (ZoomoutError, Stop, *cli._usage_error_types())
 
     def run(rng: random.Random) -> None:

@@ -135,7 +135,7 @@ def test_bad_options_refused_with_the_config_message(server, small_cat):
     job = Client(url, verbose=False).submit(
         photos=[handle_file(str(small_cat))], engine="classic", size="95x160", api_name="/make"
     )
-    with pytest.raises(AppError, match=r"width_px should be an even number in \[64, 4096\] but is 95"):
+    with pytest.raises(AppError, match=r"Size width should be an even number in \[64, 4096\] but is 95"):
         job.result(timeout=60)
 
 

@@ -61,7 +61,7 @@ def test_upload_make_and_watch_the_video(server, tmp_path, small_cat):
             page.get_by_text("cat small.jpg").first.wait_for(timeout=30_000)
             _fill(page, "#size input", "180x320")
             _fill(page, "#slots input[type=number]", "3")
-            _fill(page, "#seconds input[type=number]", "0.5")
+            _fill(page, "#seconds-per-slot input[type=number]", "0.5")
             page.locator("#make").click()
 
             video = page.locator("#video video")

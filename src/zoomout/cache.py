@@ -8,18 +8,55 @@ Each entry is written atomically (temporary file + rename), so a reader never se
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
 import re
 import shutil
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from .atomic import write_png_atomic
+from .config import Config
+
+# The Config fields that shape the outpainted slots: all of them are in the cache key.
+CHAIN_FIELDS = (
+    "slots", "slots_per_photo", "nest", "zoom_per_slot", "fit", "engine", "engine_options", "seed",
+)  # fmt: skip
+# The fields that only change the render, so cached slots stay valid when they change. The canvas
+# size is in the key as its aspect ratio only: a smaller video of the same shape reuses the slots.
+RENDER_FIELDS = (
+    "width_px", "height_px", "seconds_per_slot", "fps", "hold_start_s", "hold_end_s", "ease", "direction", "loop",
+    "duration_s", "transition", "sound", "sound_seed", "sound_sync", "crf", "x264_preset", "label",
+)  # fmt: skip
+
+
+def chain_key(config: Config, photo_sha256s: list[str], engine_revision: str = "") -> str:
+    """Cache key of a chain's slots: the photos, the engine's revision, every option that shaped them
+    and the canvas's aspect ratio (its size names a folder under the key: see `SlotCache`)."""
+    shaping = {name: getattr(config, name) for name in CHAIN_FIELDS}
+    divisor = math.gcd(config.width_px, config.height_px)
+    aspect = f"{config.width_px // divisor}:{config.height_px // divisor}"
+    blob = json.dumps(
+        {"photos": photo_sha256s, "engine_revision": engine_revision, "aspect": aspect, **shaping},
+        sort_keys=True,
+        default=_jsonable,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _jsonable(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot put {type(value).__name__} into a cache key")
 
 DEFAULT_LIMIT_BYTES = 2 * 2**30
 
@@ -95,6 +132,20 @@ class SlotCache:
 
     def _paths(self, k: int) -> tuple[Path, Path]:
         return self.folder / f"slot_{k:02d}.png", self.folder / f"mask_{k:02d}.png"
+
+
+def open_slot_cache(root: Path, key: str, size: tuple[int, int], slots: int, *, fresh: bool = False) -> SlotCache:
+    """The chain's cache at `size`, or at a larger size of the same shape where it is complete:
+    those slots are rendered smaller instead of outpainted again."""
+    cache = SlotCache(root, key, size, read=not fresh)
+    larger = cache.larger_complete_size(slots)
+    return SlotCache(root, key, larger) if larger else cache
+
+
+def count_cached(root: Path, key: str, size: tuple[int, int], slots: int) -> int:
+    """How many of the chain's slots 0..`slots` a run at `size` would take from the cache."""
+    folder = open_slot_cache(root, key, size, slots).folder
+    return sum((folder / f"slot_{k:02d}.png").is_file() for k in range(slots + 1))
 
 
 def list_entries(root: Path) -> list[CacheEntry]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
-from dataclasses import asdict, dataclass, is_dataclass
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
 from .errors import ConfigError
@@ -40,13 +37,6 @@ Fit = Literal["contain", "cover"]
 Ease = Literal["linear", "in-out", "in-out-cubic", "punchy"]
 Direction = Literal["out", "in", "out-in"]
 Transition = Literal["cut", "flash", "fade"]
-
-# The fields that shape the outpainted slots. Everything else (timing, easing, sound,
-# encoding) only changes the render, so cached slots stay valid when it changes.
-CHAIN_FIELDS = (
-    "slots", "slots_per_photo", "nest", "zoom_per_slot", "fit", "engine", "engine_options", "seed",
-)  # fmt: skip
-
 
 def parse_size(text: str) -> tuple[int, int]:
     """`'9:16'`, `'1:1'`, `'16:9'` or `'WxH'` → (width, height) in pixels."""
@@ -179,28 +169,6 @@ class Config:
             )
         if self.nest and count < 2:
             raise ConfigError("nest needs at least 2 photos")
-
-    def chain_key(self, photo_sha256s: list[str], engine_revision: str = "") -> str:
-        """Cache key of the slots: the photos, the engine's revision, every option that shaped them
-        and the canvas's aspect ratio (its size names a folder under the key: see `SlotCache`)."""
-        shaping = {name: getattr(self, name) for name in CHAIN_FIELDS}
-        divisor = math.gcd(self.width_px, self.height_px)
-        aspect = f"{self.width_px // divisor}:{self.height_px // divisor}"
-        blob = json.dumps(
-            {"photos": photo_sha256s, "engine_revision": engine_revision, "aspect": aspect, **shaping},
-            sort_keys=True,
-            default=_jsonable,
-        )
-        return hashlib.sha256(blob.encode()).hexdigest()[:24]
-
-
-def _jsonable(value: object) -> object:
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot put {type(value).__name__} into a cache key")
-
 
 def _check_int(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int):

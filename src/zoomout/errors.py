@@ -1,12 +1,24 @@
 """Errors that a user can cause and fix: each prints as one line, without a traceback."""
 
+import re
+
 
 class ZoomoutError(Exception):
     """Base class for every error caused by input, options or the environment."""
 
 
 class ConfigError(ZoomoutError, ValueError):
-    """An option is out of range or two options contradict each other."""
+    """An option is out of range or two options contradict each other.
+
+    `field` names the option at fault (`Config` or engine-options field), so that a front end
+    can name it as the user typed it; by default it is read from a message that starts
+    `NAME should …`, as every message about one option does.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        match = re.match(r"([a-z_][a-z0-9_]*) should\b", message)
+        self.field = field or (match[1] if match else None)
 
 
 class PhotoError(ZoomoutError):

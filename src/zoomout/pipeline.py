@@ -1,42 +1,42 @@
-"""`make_video`: photos in, MP4 out, one call per stage."""
+"""`make_video`: photos in, MP4 out, one call per numbered step."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .atomic import remove_leftovers, temporary_beside
-from .cache import SlotCache, default_cache_dir, prune
+from .cache import chain_key, count_cached, default_cache_dir, open_slot_cache, prune
 from .chain import SlotStack, build_chain, save_slots
-from .engines import Engine
-from .load import Photo
 from .config import Config
 from .encode import EncodeSettings, Mp4Writer
-from .engines import AUTO, ENGINE_OPTIONS, check_engine_options, choose_engine, create_engine, engine_class
+from .engines import AUTO, Engine, check_engine_options, choose_engine, create_engine, engine_class, options_class
 from .errors import ConfigError, EngineUnavailableError, OutputError, PhotoError
-from .label import label_frames, make_label
-from .load import MIN_SIDE_PX, load_photos
+from .frames import iter_video_frames
+from .label import Label, label_frames, make_label
+from .load import MIN_SIDE_PX, Photo, load_photos
+from .outputs import check_output_file, check_output_folder
 from .plan import Plan
 from .progress import ProgressCallback, ProgressEvent
-from .provenance import build_manifest, load_signing_credentials, publish_video, sidecar_path
-from .frames import iter_video_frames
+from .provenance import SigningCredentials, build_manifest, load_signing_credentials, publish_video, sidecar_path
 from .render import I420ZoomRenderer
-from .sheet import write_contact_sheet
 from .resources import MemoryEstimate, check_disk_space, disk_bytes_needed, estimate_memory
+from .sheet import write_contact_sheet
 from .sound import Timeline, make_soundtrack, plan_timeline
 
 
 @dataclass(frozen=True)
 class VideoResult:
-    """What `make_video` made, and how long each stage took."""
+    """What `make_video` made, and how long each step took."""
 
     path: Path
+    config: Config  # as run: a concrete engine, and with sound_sync='beats' the synced timing
     plan: Plan
     slots: SlotStack
     chains: tuple[SlotStack, ...]
@@ -50,7 +50,7 @@ class VideoResult:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """Everything checked and planned before the first slot is outpainted (what `--dry-run` prints)."""
+    """Everything checked and planned before the model loads (what `--dry-run` prints)."""
 
     output: Path
     photos: list[Photo]
@@ -58,10 +58,15 @@ class RunPlan:
     timeline: Timeline
     engine_choice: str | None
     cache_root: Path | None
+    fresh: bool
     cached_slots: int  # slots of this run already in the cache (0 with fresh)
     disk_needed_bytes: int
     disk_free_bytes: int
     memory: MemoryEstimate
+    label: Label | None
+    signing: SigningCredentials | None
+    save_slots_to: Path | None
+    contact_sheet: Path | None
 
     @property
     def plan(self) -> Plan:
@@ -79,25 +84,36 @@ def plan_run(
     *,
     cache_dir: str | os.PathLike[str] | None = "default",
     fresh: bool = False,
+    save_slots_to: str | os.PathLike[str] | None = None,
     contact_sheet: str | os.PathLike[str] | None = None,
+    sign_cert: str | os.PathLike[str] | None = None,
+    sign_key: str | os.PathLike[str] | None = None,
 ) -> RunPlan:
     """Check and plan a `make_video` call without writing anything or loading a model.
 
-    Loads the photos, checks the output path and its free space, the engine (its extra and
-    options, not its weights), the sound file, and counts the slots already cached. Raises
-    the ZoomoutError that `make_video` would raise before starting.
+    Checks every output path and its free space, loads the photos, resolves and checks the
+    engine (its extra, options and weights), the label, the signing pair, the sound file, and
+    counts the slots already cached. Raises the ZoomoutError that `make_video` would raise
+    before starting.
     """
-    output_path = check_output_path(Path(output), [Path(p) for p in photos])
-    config.check_photo_count(len(photos))
+    inputs = [Path(p) for p in photos]
+    output_path = check_output_file(Path(output), ".mp4", inputs=inputs)
     if contact_sheet is not None:
-        check_output_path(Path(contact_sheet), [Path(p) for p in photos], suffix=".png")
+        check_output_file(Path(contact_sheet), ".png", inputs=inputs, what="contact sheet")
+    if save_slots_to is not None:
+        check_output_folder(Path(save_slots_to))
+    config.check_photo_count(len(photos))
+    if (sign_cert is None) != (sign_key is None):
+        raise ConfigError("sign_cert and sign_key should be given together")
+    signing = load_signing_credentials(sign_cert, sign_key) if sign_cert and sign_key else None
+    label = make_label(config.label, config.width_px, config.height_px) if config.label else None
     loaded = load_photos(photos)
     check_photos_fit(loaded, config)
     config, engine_choice = resolve_engine(config)
-    reason = engine_class(config.engine).unavailable_reason()
+    check_engine_options(config.engine, config.engine_options)
+    reason = engine_class(config.engine).unavailable_reason(config.engine_options)
     if reason is not None:
         raise EngineUnavailableError(f"engine {config.engine!r} cannot run here: {reason}")
-    check_engine_options(config.engine, config.engine_options)
     # with sound_sync='beats' the slot changes move onto the track's beats; reads the audio file
     timeline = plan_timeline(config, len(loaded))
     config, plan = timeline.config, timeline.plan
@@ -108,13 +124,14 @@ def plan_run(
     if cache_root is not None and not fresh:
         revision = engine_class(config.engine).revision
         for (group, _), segment in zip(chain_groups(config, loaded), plan.segments):
-            key = config.chain_key([p.sha256 for p in group], revision)
-            folder = open_slot_cache(cache_root, key, (config.width_px, config.height_px), segment.slots).folder
-            cached += sum((folder / f"slot_{k:02d}.png").is_file() for k in range(segment.slots + 1))
+            key = chain_key(config, [p.sha256 for p in group], revision)
+            cached += count_cached(cache_root, key, (config.width_px, config.height_px), segment.slots)
     return RunPlan(
         output=output_path, photos=loaded, config=config, timeline=timeline, engine_choice=engine_choice,
-        cache_root=cache_root, cached_slots=cached, disk_needed_bytes=needed, disk_free_bytes=free,
-        memory=estimate_memory(config, plan, [p.pixels.shape for p in loaded]),
+        cache_root=cache_root, fresh=fresh, cached_slots=cached, disk_needed_bytes=needed, disk_free_bytes=free,
+        memory=estimate_memory(config, plan, [p.pixels.shape for p in loaded]), label=label, signing=signing,
+        save_slots_to=None if save_slots_to is None else Path(save_slots_to),
+        contact_sheet=None if contact_sheet is None else Path(contact_sheet),
     )  # fmt: skip
 
 
@@ -136,98 +153,100 @@ def make_video(
 ) -> VideoResult:
     """Make a zoom-out video of `photos` at `output` (an `.mp4`).
 
-    Everything that can be checked is checked before the first slot is outpainted; the
-    output file appears only when complete. Slots are cached in `cache_dir` ("default":
-    `default_cache_dir()`; None: no cache), so a killed run resumes where it was and a run
-    that changes only timing, easing or sound re-renders without outpainting; `fresh`
-    outpaints every slot again (and refreshes the cache).
+    Everything that can be checked is checked before the model loads; the output file (and
+    the slots and contact sheet asked for) appear only when the video is complete. Slots are
+    cached in `cache_dir` ("default": `default_cache_dir()`; None: no cache), so a killed run
+    resumes where it was and a run that changes only timing, easing or sound re-renders
+    without outpainting; `fresh` outpaints every slot again (and refreshes the cache).
 
     Every video carries a manifest (in the MP4 and beside it as `NAME.zoomout.json`) and,
     unless `config.label` is None, a visible label; with `sign_cert` (PEM chain, leaf first)
     and `sign_key` (PEM) it also carries signed C2PA content credentials.
     """
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock = StageClock()
 
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[stage] = now - clock
-        clock = now
-
-    # 1. Check inputs, load photos and plan the timeline (what `--dry-run` shows)
-    planned = plan_run(photos, output, config, cache_dir=cache_dir, fresh=fresh, contact_sheet=contact_sheet)
-    output_path, loaded, config, plan, engine_choice = (
-        planned.output, planned.photos, planned.config, planned.plan, planned.engine_choice,
+    # 1. Prepare: check every input and output, load the photos, plan the timeline
+    run = plan_run(
+        photos, output, config, cache_dir=cache_dir, fresh=fresh, save_slots_to=save_slots_to,
+        contact_sheet=contact_sheet, sign_cert=sign_cert, sign_key=sign_key,
     )  # fmt: skip
-    engine = create_engine(config.engine, config.engine_options)  # loads the model: a missing one fails here
-    label = make_label(config.label, config.width_px, config.height_px) if config.label else None
-    if (sign_cert is None) != (sign_key is None):
-        raise ConfigError("sign_cert and sign_key should be given together")
-    signing = load_signing_credentials(sign_cert, sign_key) if sign_cert and sign_key else None
-    lap("load")
+    if progress:
+        progress(ProgressEvent("ready", 0, 0, notes=(run.engine_choice,) if run.engine_choice else ()))
+    clock.lap("prepare")
 
-    # 3. Sound (before the chain: a bad audio file fails before minutes of outpainting)
-    audio = make_soundtrack(config, plan, planned.timeline.track)
-    lap("sound")
+    # 2. Load the engine (the model, if it has one)
+    engine = create_engine(run.config.engine, run.config.engine_options)
+    clock.lap("load")
 
-    # 4. Outpaint the chains (one per montage photo; resuming from cached slots)
-    stacks, notes = outpaint_chains(config, plan, loaded, engine, planned.cache_root, fresh=fresh, progress=progress)
-    sync = planned.timeline.sync
-    if sync is not None:
-        notes.append(
-            f"slot changes on the beats: {sync.seconds_per_slot:.3f} s per slot at {sync.tempo_bpm:.0f} BPM, "
-            f"the track from {sync.offset_s:.2f} s; farthest change {1000 * sync.error_s:.0f} ms from its beat"
-            + (" (no whole number of beats fits: try another --seconds-per-slot)" if sync.error_s > SYNC_WARN_S else "")
-        )
-    stack = stacks[0]
-    if save_slots_to is not None:
-        save_all_slots(stacks, Path(save_slots_to))
-    if contact_sheet is not None:
-        write_contact_sheet(stacks, Path(contact_sheet))
-    lap("chain")
+    # 3. Outpaint the chains: one per montage photo, resuming from cached slots
+    stacks, notes = outpaint_chains(run, engine, progress=progress)
+    clock.lap("chain")
 
-    # 5. Render and encode, streamed
+    # 4. Sound
+    audio = make_soundtrack(run.config, run.plan, run.timeline.track)
+    clock.lap("sound")
+
+    for path in (run.output, sidecar_path(run.output)):
+        remove_leftovers(path)  # of a run to the same output that was killed
+    try:
+        with temporary_beside(run.output, suffix=".draft.mp4") as draft:
+            # 5. Render and encode, streamed, into a draft beside the output
+            render_video(run, stacks, audio, draft, progress=progress)
+            clock.lap("render")
+
+            # 6. Publish: the video with its manifest (and C2PA credentials), the sidecar, the slots
+            manifest = publish(run, engine, stacks, draft)
+    except OSError as error:  # the disk filled up or went away while writing; the slots are cached
+        raise OutputError(f"{run.output}: writing the video failed ({error.strerror or error})") from None
+    clock.lap("publish")
+
+    return VideoResult(
+        path=run.output, config=run.config, plan=run.plan, slots=stacks[0], chains=tuple(stacks), engine=engine.name,
+        notes=tuple(notes), seconds=clock.seconds, manifest_path=sidecar_path(run.output), manifest=manifest,
+        engine_choice=run.engine_choice,
+    )  # fmt: skip
+
+
+class StageClock:
+    """Seconds each step took, in order."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = now - self._last
+        self._last = now
+
+
+def render_video(
+    run: RunPlan, stacks: list[SlotStack], audio: np.ndarray | None, path: Path, *, progress: ProgressCallback | None
+) -> None:
+    """Render every frame of the plan (label blended in) and encode it with `audio` into `path`."""
+    config, plan = run.config, run.plan
     size = (config.width_px, config.height_px)
     renderers = [I420ZoomRenderer(s.images, config.zoom_per_slot, size) for s in stacks]
     settings = EncodeSettings(
-        width_px=config.width_px,
-        height_px=config.height_px,
-        fps=config.fps,
-        crf=config.crf,
-        x264_preset=config.x264_preset,
-        metadata=(("comment", "AI-generated zoom-out made with zoomout"),),
-    )
-    for path in (output_path, sidecar_path(output_path)):
-        remove_leftovers(path)  # of a run to the same output that was killed
-    try:
-        with temporary_beside(output_path, suffix=".draft.mp4") as draft:
-            with Mp4Writer(draft, settings, audio) as writer:
-                for i, frame in enumerate(label_frames(iter_video_frames(plan, renderers), label)):
-                    writer.write(frame)
-                    if progress:
-                        progress(ProgressEvent("render", i + 1, plan.frame_count))
-            lap("render")
+        width_px=config.width_px, height_px=config.height_px, fps=config.fps, crf=config.crf,
+        x264_preset=config.x264_preset, metadata=(("comment", "AI-generated zoom-out made with zoomout"),),
+    )  # fmt: skip
+    with Mp4Writer(path, settings, audio) as writer:
+        for i, frame in enumerate(label_frames(iter_video_frames(plan, renderers), run.label)):
+            writer.write(frame)
+            if progress:
+                progress(ProgressEvent("render", i + 1, plan.frame_count))
 
-            # 6. Provenance: manifest in the MP4 and beside it, C2PA credentials when signing
-            manifest = build_manifest(config, loaded, engine, plan, stacks)
-            manifest = publish_video(draft, output_path, manifest, photos=loaded, signing=signing)
-    except OSError as error:  # the disk filled up or went away while writing; the slots are cached
-        raise OutputError(f"{output_path}: writing the video failed ({error.strerror or error})") from None
-    lap("provenance")
 
-    return VideoResult(
-        path=output_path,
-        plan=plan,
-        slots=stack,
-        chains=tuple(stacks),
-        engine=engine.name,
-        notes=tuple(notes),
-        seconds=seconds,
-        manifest_path=sidecar_path(output_path),
-        manifest=manifest,
-        engine_choice=engine_choice,
-    )
+def publish(run: RunPlan, engine: Engine, stacks: list[SlotStack], draft: Path) -> dict[str, Any]:
+    """Move the finished draft into place with its manifest; then the slots and the contact sheet asked for."""
+    manifest = build_manifest(run.config, run.photos, engine, run.plan, stacks)
+    manifest = publish_video(draft, run.output, manifest, photos=run.photos, signing=run.signing)
+    if run.save_slots_to is not None:
+        save_all_slots(stacks, run.save_slots_to)
+    if run.contact_sheet is not None:
+        write_contact_sheet(stacks, run.contact_sheet)
+    return manifest
 
 
 def resolve_engine(config: Config) -> tuple[Config, str | None]:
@@ -238,27 +257,23 @@ def resolve_engine(config: Config) -> tuple[Config, str | None]:
     choice = None
     if config.engine == AUTO:
         name, choice = choose_engine(config.engine_options)
-        config = replace(config, engine=name, engine_options=config.engine_options if name in ENGINE_OPTIONS else None)
-    if config.engine_options is None and config.engine in ENGINE_OPTIONS:
-        config = replace(config, engine_options=ENGINE_OPTIONS[config.engine]())
+        options = config.engine_options if isinstance(config.engine_options, options_class(name) or ()) else None
+        config = replace(config, engine=name, engine_options=options)
+    defaults = options_class(config.engine)
+    if config.engine_options is None and defaults is not None:
+        config = replace(config, engine_options=defaults())
     return config, choice
 
 
 def outpaint_chains(
-    config: Config,
-    plan: Plan,
-    photos: list[Photo],
-    engine: Engine,
-    cache_root: Path | None,
-    *,
-    fresh: bool,
-    progress: ProgressCallback | None,
+    run: RunPlan, engine: Engine, *, progress: ProgressCallback | None
 ) -> tuple[list[SlotStack], list[str]]:
     """The slot chains of the plan's segments, and notes on what was reused or adapted.
 
     A montage has one chain per photo (each cached under its own key); a nest has one chain
     whose slots at evenly spread indices take the further photos as their outside.
     """
+    config, plan, photos, cache_root, fresh = run.config, run.plan, run.photos, run.cache_root, run.fresh
     notes = [f"{photo.path.name}: {note}" for photo in photos for note in photo.notes]
     groups = chain_groups(config, photos)
     total = sum(segment.slots + 1 for segment in plan.segments)
@@ -269,7 +284,7 @@ def outpaint_chains(
         cache = None
         size = (config.width_px, config.height_px)
         if cache_root is not None:
-            key = config.chain_key([photo.sha256 for photo in group], engine.revision)
+            key = chain_key(config, [photo.sha256 for photo in group], engine.revision)
             cache = open_slot_cache(cache_root, key, size, segment.slots, fresh=fresh)
             if cache.size != size:
                 notes.append(f"slots made at {cache.size[0]}x{cache.size[1]} are rendered at {size[0]}x{size[1]}")
@@ -296,15 +311,14 @@ def outpaint_chains(
                 notes.append(cache.error)
     if cache_root is not None:
         prune(cache_root, keep=used_keys)  # once, after every chain: none of this run's chains goes
+    sync = run.timeline.sync
+    if sync is not None:
+        notes.append(
+            f"slot changes on the beats: {sync.seconds_per_slot:.3f} s per slot at {sync.tempo_bpm:.0f} BPM, "
+            f"the track from {sync.offset_s:.2f} s; farthest change {1000 * sync.error_s:.0f} ms from its beat"
+            + (" (no whole number of beats fits: try another --seconds-per-slot)" if sync.error_s > SYNC_WARN_S else "")
+        )
     return stacks, notes
-
-
-def open_slot_cache(root: Path, key: str, size: tuple[int, int], slots: int, *, fresh: bool = False) -> SlotCache:
-    """The chain's cache at `size`, or at a larger size of the same shape where it is complete:
-    those slots are rendered smaller instead of outpainted again."""
-    cache = SlotCache(root, key, size, read=not fresh)
-    larger = cache.larger_complete_size(slots)
-    return SlotCache(root, key, larger) if larger else cache
 
 
 def chain_groups(config: Config, photos: list[Photo]) -> list[tuple[list[Photo], dict[int, np.ndarray]]]:
@@ -338,25 +352,3 @@ def check_photos_fit(photos: list[Photo], config: Config) -> None:
             )
 
 
-def check_output_path(output: Path, inputs: list[Path], suffix: str = ".mp4") -> Path:
-    """A `suffix` path in an existing, writable folder that is not one of the inputs."""
-    if output.suffix.lower() != suffix:
-        raise OutputError(f"{output}: the output should be a {suffix} file")
-    if output.is_dir():
-        raise OutputError(f"{output}: the output is a directory")
-    folder = output.parent
-    if folder.exists() and not folder.is_dir():
-        raise OutputError(f"{output}: {folder} is not a folder")
-    if not folder.is_dir():
-        raise OutputError(f"{output}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise OutputError(f"{output}: folder {folder} is not writable")
-    try:  # access() says yes to root in read-only places such as /proc: try for real
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise OutputError(f"{output}: cannot write in folder {folder} ({error.strerror or error})") from None
-    resolved = output.resolve()
-    if any(p.exists() and p.resolve() == resolved for p in inputs):
-        raise OutputError(f"{output}: the output would overwrite an input")
-    return output

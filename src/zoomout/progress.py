@@ -15,17 +15,21 @@ class ProgressEvent:
 
     Attributes
     ----------
-    stage : "chain" or "render"
+    stage : "ready", "chain" or "render"
+        "ready" comes once, when every check has passed, before the model loads.
     done, total : int
         Slots made (chain) or frames encoded (render) so far, out of `total`.
     slot_image : (H, W, 3) uint8 ndarray or None
         In the chain stage, the slot just made.
+    notes : tuple of str
+        With "ready": what the user should know before the work starts (which engine auto chose).
     """
 
-    stage: Literal["chain", "render"]
+    stage: Literal["ready", "chain", "render"]
     done: int
     total: int
     slot_image: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
 
 
 # A callback may raise to cancel the job: nothing is written and the exception propagates.

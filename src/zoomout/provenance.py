@@ -26,7 +26,7 @@ import json
 import mimetypes
 import os
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,15 +51,10 @@ SIDECAR_SUFFIX = ".zoomout.json"
 MASK_ENCODING = "packbits+zlib+base64"
 
 IPTC_SOURCE_TYPES = "http://cv.iptc.org/newscodes/digitalsourcetype/"
-# Engines that invent pixels without a trained model (texture synthesis): their videos are a
-# photo composited with algorithmic, not trained-model, content.
-ENGINES_WITHOUT_TRAINED_MODEL = frozenset({"classic"})
 C2PA_EXTRA_HINT = "C2PA signing needs the c2pa extra: pip install 'zoomout[c2pa]'"
 
 # Demuxer-reported tags that describe the file, not the video: never copied when remuxing.
 _CONTAINER_TAGS = frozenset({"major_brand", "minor_version", "compatible_brands", "encoder"})
-# Config or engine names whose values identify the model and what it was asked for.
-_MODEL_KEYS = ("model", "revision", "prompt")
 
 
 # ---------------------------------------------------------------------------------------
@@ -90,7 +85,7 @@ def build_manifest(
         "inputs": [
             {"name": os.fsencode(photo.path.name).decode("utf-8", "backslashreplace"), "sha256": photo.sha256, "notes": list(photo.notes)} for photo in photos
         ],
-        "engine": _engine_record(engine, config_dict),
+        "engine": engine.describe(),
         "chains": [
             {
                 "photos": list(range(len(photos))) if len(stacks) == 1 else [index],
@@ -116,34 +111,6 @@ def build_manifest(
         },
         "label": getattr(config, "label", None),
     }
-
-
-def _engine_record(engine: Engine, config_dict: dict[str, Any]) -> dict[str, Any]:
-    """Name, revision, and every model/revision/prompt value found in the config or on the engine."""
-    record: dict[str, Any] = {
-        "name": engine.name,
-        "summary": getattr(engine, "summary", ""),
-        "revision": getattr(engine, "revision", None),
-        "trained_model": engine.name not in ENGINES_WITHOUT_TRAINED_MODEL,
-    }
-    found: dict[str, Any] = {}
-    for key, value in _flatten(config_dict):
-        if any(word in key.rsplit(".", 1)[-1] for word in _MODEL_KEYS):
-            found[key] = value
-    for name, value in vars(engine).items():
-        if not name.startswith("_") and any(word in name for word in _MODEL_KEYS):
-            if isinstance(value, (str, int, float, bool, type(None))):
-                found.setdefault(f"engine.{name}", value)
-    record["model"] = found
-    return record
-
-
-def _flatten(value: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _flatten(item, f"{prefix}.{key}" if prefix else str(key))
-    else:
-        yield prefix, value
 
 
 def _jsonable(value: Any) -> Any:

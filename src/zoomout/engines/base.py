@@ -1,29 +1,70 @@
-"""The engine interface: fill the masked ring of a slot.
+"""The engine interface: fill the masked ring of a slot, and say what the engine is.
 
 An engine only implements `_outpaint`; `Engine.outpaint` owns the shared work
 (input checks, pasting the known pixels back, output checks), as IOPaint's
-`InpaintModel` does for its models.
+`InpaintModel` does for its models. Everything else zoomout knows about an engine is
+declared on its class: its options (a frozen dataclass whose fields carry their command-line
+flag and help, see `option`), whether it can run here (weights included), whether `--engine
+auto` may pick it, and how it describes itself in the manifest.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
+
+
+def option(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = None,
+    parse: Callable[[Any], Any] | None = None,
+    cli_type: type | None = None,
+) -> Any:
+    """A field of an engine's options dataclass, declared with what the CLI, the web form and jobs files need.
+
+    Parameters
+    ----------
+    default
+        The field's default (a tuple default is fine: the dataclass is frozen).
+    help : str
+        One line for `--help` and the web form.
+    flag : str, optional
+        The long flag, `--model`; default: the field name with dashes. Engines that share a
+        flag (`--device`) share one option on the command line. A boolean pair reads
+        `--no-strangers/--allow-strangers`.
+    parse : callable, optional
+        Turns what the user typed (a file path, a comma list) into the field's value.
+    cli_type : type, optional
+        The type the user types, when it differs from the field's (a `Path` parsed into prompts).
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "flag": flag, "parse": parse, "cli_type": cli_type})
 
 
 class Engine(ABC):
     """Base class of the outpainting engines.
 
-    Subclasses set `name` and `summary`, and implement `_outpaint`. Engines that need
-    packages of an extra list them in `packages` and name the `extra`; engines that need
-    more (weights) extend `unavailable_reason`.
+    Subclasses set `name` and `summary`, and implement `_outpaint`. Engines with options set
+    `options_class` and take an instance in `__init__`. Engines that need packages of an
+    extra list them in `packages` and name the `extra`; engines that need more (weights)
+    extend `unavailable_reason`.
     """
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    # The frozen dataclass of the engine's options (fields declared with `option`), or None.
+    options_class: ClassVar[type | None] = None
+    # Whether the slots come from a model trained on images (the manifest says so).
+    trained_model: ClassVar[bool] = True
+    # `--engine auto` tries engines from the highest rank down and takes the first whose
+    # `auto_problem` is None; the engine of rank 0 is the fallback that always runs.
+    auto_rank: ClassVar[int] = 0
     # Part of the slot cache key: bump it whenever the engine's output for the same input changes.
     revision: ClassVar[str] = "1"
     # Whether `_outpaint` takes `reference`: the latest photo slot at full size (a texture
@@ -34,8 +75,12 @@ class Engine(ABC):
     extra: ClassVar[str] = ""
 
     @classmethod
-    def unavailable_reason(cls) -> str | None:
-        """Why this engine cannot run here (with the fix), or None when it can."""
+    def unavailable_reason(cls, options: Any = None, *, download: bool = True) -> str | None:
+        """Why `make` cannot run this engine here with `options` (None: the defaults), with the fix; None when it can.
+
+        Engines with weights extend this: weights that are not on disk make the engine
+        unavailable unless `download` is allowed and the hub answers now (a network call).
+        """
         missing = [p for p in cls.packages if importlib.util.find_spec(p) is None]
         if missing:
             return f"{', '.join(missing)} not installed: pip install 'zoomout[{cls.extra}]'"
@@ -43,8 +88,22 @@ class Engine(ABC):
 
     @classmethod
     def availability_note(cls) -> str | None:
-        """What a usable engine still lacks here (no GPU: slow; weights: downloaded on first use), or None."""
+        """What a usable engine still lacks here (no GPU: slow; weights: downloaded on the first run), or None."""
         return None
+
+    @classmethod
+    def auto_problem(cls, options: Any = None) -> str | None:
+        """Why `--engine auto` should not pick this engine here, or None when it may."""
+        return cls.unavailable_reason(options)
+
+    @classmethod
+    def auto_note(cls, options: Any = None) -> str:
+        """Why `--engine auto` picked this engine (when `auto_problem` is None)."""
+        return "it suits this machine"
+
+    def describe(self) -> dict[str, Any]:
+        """What the manifest records of the engine that made the slots."""
+        return {"name": self.name, "summary": self.summary, "revision": self.revision, "trained_model": self.trained_model}
 
     def outpaint(
         self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int, reference: np.ndarray | None = None

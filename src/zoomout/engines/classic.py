@@ -47,6 +47,7 @@ class ClassicEngine(Engine):
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
     revision: ClassVar[str] = "3"
     uses_reference: ClassVar[bool] = True
+    trained_model: ClassVar[bool] = False
 
     def _outpaint(
         self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int, reference: np.ndarray | None = None

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import ConfigError, EngineUnavailableError
-from .base import Engine
+from .base import Engine, option
 from .hub import hub_unreachable_reason
 from .working_size import outpaint_at_working_size
 
@@ -62,18 +62,26 @@ class DiffusionOptions:
         For small GPUs: any of `attention-slicing`, `vae-tiling`, `cpu-offload`.
     """
 
-    engine: ClassVar[str] = "diffusion"
-
-    model: str = DEFAULT_MODEL
-    prompt: str = DEFAULT_PROMPT
-    slot_prompts: tuple[tuple[int, str], ...] = ()
-    negative_prompt: str = ""
-    no_strangers: bool = True
-    steps: int = 30
-    guidance: float = 7.5
-    strength: float = 0.99  # SDXL inpainting's model card asks for < 1.0; for SD 1.5 it is the same as 1.0
-    device: str = "auto"
-    memory: tuple[str, ...] = field(default=())
+    model: str = option(DEFAULT_MODEL, "Hub id, model folder, sd15 (default) or sdxl.", parse=str)
+    prompt: str = option(DEFAULT_PROMPT, "Prompt of every slot.")
+    slot_prompts: tuple[tuple[int, str], ...] = option(
+        (), "One prompt per line (line k = slot k) or JSON {slot: prompt}.", flag="--prompts",
+        parse=lambda path: load_prompts(path), cli_type=Path,
+    )  # fmt: skip
+    negative_prompt: str = option("", "What the ring should not show.")
+    no_strangers: bool = option(
+        True, "Keep people and faces out of the invented surroundings (default on).",
+        flag="--no-strangers/--allow-strangers",
+    )  # fmt: skip
+    steps: int = option(30, "Denoising steps (30).")
+    guidance: float = option(7.5, "Guidance scale (7.5).")
+    # SDXL inpainting's model card asks for < 1.0; for SD 1.5 it is the same as 1.0
+    strength: float = option(0.99, "How much of the prefilled ring is replaced, (0, 1] (0.99).")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps.")
+    memory: tuple[str, ...] = option(
+        (), f"Small GPUs: comma list of {', '.join(MEMORY_OPTIONS)}.",
+        parse=lambda text: tuple(m.strip() for m in str(text).split(",") if m.strip()), cli_type=str,
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -144,17 +152,6 @@ def load_prompts(path: str | os.PathLike[str]) -> tuple[tuple[int, str], ...]:
     return tuple((k, line.strip()) for k, line in enumerate(lines, start=1) if line.strip())
 
 
-@dataclass(frozen=True)
-class SlotCall:
-    """What the pipeline was asked for one slot: the record tests and the manifest read."""
-
-    slot: int
-    seed: int
-    prompt: str
-    negative_prompt: str
-    working_hw: tuple[int, int]
-
-
 class DiffusionEngine(Engine):
     """Outpaint with a diffusers inpainting pipeline at the model's native size."""
 
@@ -164,10 +161,11 @@ class DiffusionEngine(Engine):
     )
     packages: ClassVar[tuple[str, ...]] = ("torch", "diffusers", "transformers", "accelerate", "safetensors")
     extra: ClassVar[str] = "diffusion"
+    options_class: ClassVar[type] = DiffusionOptions
+    auto_rank: ClassVar[int] = 1
 
     def __init__(self, options: DiffusionOptions | None = None) -> None:
         self.options = options or DiffusionOptions()
-        self.model = self.options.model_source  # what the manifest records
         self.device, self.dtype_name = pick_device(self.options.device)
         self.pipeline = _load_pipeline(self.options, self.device, self.dtype_name)
         config = self.pipeline.unet.config
@@ -175,17 +173,56 @@ class DiffusionEngine(Engine):
         # On the CPU, torch's result depends on its thread count (how sums are split): a fixed
         # count per machine keeps the slots the same whatever else in the process set it to.
         self.cpu_threads = machine_threads() if self.device == "cpu" else None
-        self.calls: list[SlotCall] = []
+
+    @classmethod
+    def unavailable_reason(cls, options: DiffusionOptions | None = None, *, download: bool = True) -> str | None:
+        """The extra, then the weights: on disk, or (with `download`) downloadable now."""
+        missing = super().unavailable_reason()
+        if missing is not None:
+            return missing
+        options = options or DiffusionOptions()
+        if options.device.startswith("cuda") and cuda_device_name() is None:
+            return f"device {options.device} asked for, but torch sees no CUDA GPU (use device cpu)"
+        problem = weights_problem(options)
+        if problem is None:
+            return None
+        if _looks_like_path(options.model_source) or not download:
+            return problem
+        if offline := hub_unreachable_reason():
+            return f"{problem} and cannot be downloaded ({offline}): download them once with internet, or set the model to a local folder"
+        return None
 
     @classmethod
     def availability_note(cls) -> str | None:
-        if cls.unavailable_reason() is not None:
-            return None
         notes = [] if cuda_device_name() else ["no CUDA GPU: runs on the CPU, minutes per slot"]
-        weights = weights_problem(DiffusionOptions())
-        if weights:
-            notes.append(weights)
+        if weights_problem(DiffusionOptions()):
+            notes.append(f"weights of {DEFAULT_MODEL} are downloaded on the first run (about 4 GB)")
         return "; ".join(notes) or None
+
+    @classmethod
+    def auto_problem(cls, options: DiffusionOptions | None = None) -> str | None:
+        """Auto picks diffusion only with a CUDA GPU and the weights already on disk."""
+        missing = super(DiffusionEngine, cls).unavailable_reason()
+        if missing is not None:
+            return missing
+        if cuda_device_name() is None:
+            here = cls.unavailable_reason(options, download=False) is None
+            return "no CUDA GPU" + (" (--engine diffusion runs on the CPU, minutes per slot)" if here else "")
+        return weights_problem(options or DiffusionOptions())
+
+    @classmethod
+    def auto_note(cls, options: DiffusionOptions | None = None) -> str:
+        return f"CUDA GPU {cuda_device_name()} and {(options or DiffusionOptions()).model_source} are here"
+
+    def describe(self) -> dict[str, Any]:
+        options = self.options
+        model = {"model": options.model_source, "prompt": options.prompt, "negative_prompt": options.negative_prompt_for(0)}
+        if options.slot_prompts:
+            model["slot_prompts"] = {str(slot): text for slot, text in options.slot_prompts}
+        record = {**super().describe(), "model": model, "device": self.device, "dtype": self.dtype_name}
+        if self.cpu_threads is not None:
+            record["cpu_threads"] = self.cpu_threads
+        return record
 
     def _outpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int) -> np.ndarray:
         with cpu_threads(self.cpu_threads):
@@ -201,7 +238,6 @@ class DiffusionEngine(Engine):
             from PIL import Image
 
             height, width = work_mask.shape
-            self.calls.append(SlotCall(slot, seed, prompt, negative_prompt, (height, width)))
             result = self.pipeline(
                 prompt=prompt,
                 negative_prompt=negative_prompt or None,
@@ -282,6 +318,8 @@ def weights_problem(options: DiffusionOptions) -> str | None:
     source = options.model_source
     if _looks_like_path(source):
         folder = Path(source).expanduser()
+        if not folder.exists():
+            return f"model folder {folder} does not exist"
         if not (folder / "model_index.json").is_file():
             return f"model folder {folder} has no model_index.json (expected a diffusers model folder)"
         return None
@@ -289,10 +327,7 @@ def weights_problem(options: DiffusionOptions) -> str | None:
 
     if isinstance(try_to_load_from_cache(source, "model_index.json"), str):
         return None
-    return (
-        f"weights of {source} are not in the Hugging Face cache: the first run downloads them "
-        "(needs the internet), or pass --model FOLDER"
-    )
+    return f"weights of {source} are not in the Hugging Face cache"
 
 
 def _load_pipeline(options: DiffusionOptions, device: str, dtype_name: str) -> Any:
@@ -302,8 +337,7 @@ def _load_pipeline(options: DiffusionOptions, device: str, dtype_name: str) -> A
         raise EngineUnavailableError(problem)
     if problem and (offline := hub_unreachable_reason()):
         raise EngineUnavailableError(
-            f"weights of {source} are not in the Hugging Face cache and cannot be downloaded "
-            f"({offline}): download them once with internet, or pass --model FOLDER"
+            f"{problem} and cannot be downloaded ({offline}): download them once with internet, or set the model to a local folder"
         )
     import diffusers
     import torch

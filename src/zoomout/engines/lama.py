@@ -12,12 +12,12 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..errors import ConfigError, EngineUnavailableError
-from .base import Engine
+from .base import Engine, option
 from .hub import hub_unreachable_reason
 from .working_size import outpaint_at_working_size
 
@@ -41,10 +41,10 @@ class LamaOptions:
         `auto` (CUDA when onnxruntime has it, else the CPU), `cpu` or `cuda`.
     """
 
-    engine: ClassVar[str] = "lama"
-
-    model_path: str | None = None
-    device: str = "auto"
+    model_path: str | None = option(
+        None, "The LaMa .onnx file (default: downloaded once).", flag="--lama-model", parse=str, cli_type=Path
+    )
+    device: str = option("auto", "auto, cpu or cuda.")
 
     def __post_init__(self) -> None:
         if self.model_path is not None and (not isinstance(self.model_path, str) or not self.model_path.strip()):
@@ -64,13 +64,13 @@ class LamaEngine(Engine):
     )
     packages: ClassVar[tuple[str, ...]] = ("onnxruntime", "huggingface_hub")
     extra: ClassVar[str] = "lama"
+    options_class: ClassVar[type] = LamaOptions
 
     def __init__(self, options: LamaOptions | None = None) -> None:
         import onnxruntime as ort
 
         self.options = options or LamaOptions()
         self.model_path = _model_file(self.options)
-        self.model = str(self.model_path)  # what the manifest records
         available = ort.get_available_providers()
         if self.options.device == "cuda" and "CUDAExecutionProvider" not in available:
             raise EngineUnavailableError(
@@ -95,13 +95,36 @@ class LamaEngine(Engine):
         self.canvas_hw = (height, width) if isinstance(height, int) and isinstance(width, int) else None
 
     @classmethod
+    def unavailable_reason(cls, options: LamaOptions | None = None, *, download: bool = True) -> str | None:
+        """The extra, then the model file: given, cached, or (with `download`) downloadable now."""
+        missing = super().unavailable_reason()
+        if missing is not None:
+            return missing
+        options = options or LamaOptions()
+        if options.model_path is not None:
+            path = Path(options.model_path).expanduser()
+            return None if path.is_file() else f"LaMa model {path} does not exist (expected an .onnx file)"
+        if _cached_model() is None and not download:
+            return f"{LAMA_FILE} of {LAMA_REPO} is not on this machine"
+        if _cached_model() is None and (offline := hub_unreachable_reason()):
+            return (
+                f"{LAMA_FILE} of {LAMA_REPO} is not in the Hugging Face cache and cannot be downloaded ({offline}): "
+                "download it once with internet, or give a LaMa model file"
+            )
+        return None
+
+    @classmethod
     def availability_note(cls) -> str | None:
-        if cls.unavailable_reason() is not None or _cached_model() is not None:
+        if _cached_model() is not None:
             return None
-        return (
-            f"{LAMA_FILE} of {LAMA_REPO} is not in the Hugging Face cache: the first run downloads it "
-            "(208 MB, needs the internet), or pass --lama-model FILE"
-        )
+        return f"{LAMA_FILE} of {LAMA_REPO} is downloaded on the first run (208 MB)"
+
+    @classmethod
+    def auto_problem(cls, options: LamaOptions | None = None) -> str | None:
+        return "auto never picks lama: it does not invent new things"
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "model": {"model": str(self.model_path)}}
 
     def _outpaint(self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int) -> np.ndarray:
         # LaMa is deterministic: seed and slot do not change its result
@@ -140,7 +163,7 @@ def _model_file(options: LamaOptions) -> Path:
     if offline := hub_unreachable_reason():
         raise EngineUnavailableError(
             f"{LAMA_FILE} of {LAMA_REPO} is not in the Hugging Face cache and cannot be downloaded ({offline}): "
-            "download it once with internet, or pass --lama-model FILE"
+            "download it once with internet, or give a LaMa model file"
         )
     from huggingface_hub import hf_hub_download
 
@@ -149,7 +172,7 @@ def _model_file(options: LamaOptions) -> Path:
     except Exception as error:  # network, proxy and hub errors come in many types; all mean "not here"
         raise EngineUnavailableError(
             f"{LAMA_FILE} of {LAMA_REPO} cannot be downloaded ({type(error).__name__}): "
-            "download it once with internet, or pass --lama-model FILE"
+            "download it once with internet, or give a LaMa model file"
         ) from None
 
 

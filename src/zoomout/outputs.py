@@ -1,0 +1,64 @@
+"""Checks of every path zoomout writes, run before any work: one validator, one kind of error.
+
+The video, its contact sheet, the sound file and its spectrogram, the mask video: a file with
+the right suffix in an existing, writable folder, not a folder, not one of the inputs. The
+slots folder of `--save-slots`: a folder, new or existing, never an existing file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def check_output_file(path: Path, suffix: str, *, inputs: Iterable[Path] = (), what: str = "output") -> Path:
+    """`path` if a `suffix` file can be written there without touching an input; else OutputError.
+
+    Parameters
+    ----------
+    path : Path
+    suffix : str
+        `.mp4`, `.png`, `.wav`, … (any case).
+    inputs : paths
+        Files that must not be overwritten (the photos).
+    what : str
+        How the message names the file ("output", "contact sheet", "spectrogram", …).
+    """
+    if path.suffix.lower() != suffix:
+        raise OutputError(f"{path}: the {what} should be a {suffix} file")
+    if path.is_dir():
+        raise OutputError(f"{path}: the {what} is a directory")
+    _check_writable_folder(path, path.parent)
+    resolved = path.resolve()
+    if any(p.exists() and p.resolve() == resolved for p in inputs):
+        raise OutputError(f"{path}: the {what} would overwrite an input")
+    return path
+
+
+def check_output_folder(path: Path, *, what: str = "slots folder") -> Path:
+    """`path` if it is a folder, or can be made in an existing writable one; else OutputError."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: the {what} is an existing file, not a folder")
+    if path.is_dir():
+        _check_writable_folder(path, path)
+    else:
+        _check_writable_folder(path, path.parent)
+    return path
+
+
+def _check_writable_folder(path: Path, folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{path}: {folder} is not a folder")
+    if not folder.is_dir():
+        raise OutputError(f"{path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"{path}: folder {folder} is not writable")
+    try:  # access() says yes to root in read-only places such as /proc: try for real
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise OutputError(f"{path}: cannot write in folder {folder} ({error.strerror or error})") from None
