@@ -18,8 +18,9 @@ from bench_render import synthetic_slots
 from zoomout import Config, plan_video
 from zoomout.config import parse_size
 from zoomout.encode import EncodeSettings, Mp4Writer
+from zoomout.mastering import loudness_lufs, true_peak_dbtp
 from zoomout.render import I420ZoomRenderer
-from zoomout.sound import loudness_lufs, make_soundtrack, true_peak_dbtp
+from zoomout.sound import make_soundtrack
 
 
 def main() -> None:

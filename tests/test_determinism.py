@@ -18,7 +18,7 @@ from PIL import Image
 
 from zoomout import Config, make_video
 from zoomout.engines import DiffusionOptions, LamaOptions
-from zoomout.provenance import hash_streams
+from zoomout.container import hash_streams
 
 from tiny_models import save_tiny_inpainting_pipeline, save_tiny_lama
 

@@ -20,16 +20,9 @@ from zoomout.cli import app
 from zoomout.errors import ConfigError, ProvenanceError
 from zoomout.inspection import inspect_video, render_mask_video
 from zoomout.label import make_label
-from zoomout.provenance import (
-    IPTC_SOURCE_TYPES,
-    MANIFEST_TAG,
-    decode_masks,
-    hash_streams,
-    load_signing_credentials,
-    read_credentials,
-    read_embedded_manifest,
-    sidecar_path,
-)
+from zoomout.container import hash_streams, read_embedded_manifest
+from zoomout.credentials import IPTC_SOURCE_TYPES, load_signing_credentials, read_credentials
+from zoomout.manifest import MANIFEST_TAG, decode_masks, sidecar_path
 
 EXAMPLE_CAT = Path(__file__).resolve().parents[1] / "examples" / "cat.png"
 SMALL = dict(

@@ -13,16 +13,9 @@ from scipy.io import wavfile
 
 from zoomout import Config
 from zoomout.errors import ConfigError
-from zoomout.plan import plan_video
-from zoomout.sound import (
-    SoundError,
-    loudness_lufs,
-    make_soundtrack,
-    normalise_loudness,
-    plan_timeline,
-    true_peak_dbtp,
-    write_sound,
-)
+from zoomout.mastering import loudness_lufs, normalise_loudness, true_peak_dbtp
+from zoomout.plan import plan_timeline, plan_video
+from zoomout.sound import SoundError, make_soundtrack, write_sound
 from zoomout.sound_design import RATE, flock_schedule, shepard_glissando
 
 SHORT = dict(slots=4, seconds_per_slot=1.0, hold_start_s=0.5, hold_end_s=1.0)

@@ -22,7 +22,8 @@ from gradio_client.exceptions import AppError  # noqa: E402
 from gradio_client.utils import Status  # noqa: E402
 
 from zoomout.cache import list_entries  # noqa: E402
-from zoomout.web import MAX_PHOTO_PIXELS, WebApp, build_app, launch  # noqa: E402
+from zoomout.jobs import MAX_PHOTO_PIXELS  # noqa: E402
+from zoomout.web import WebApp, build_app, launch  # noqa: E402
 
 TINY = "96x160"
 

@@ -1,15 +1,36 @@
-"""zoomout: AI Zoom Out videos — outpaint a photo slot after slot, render a smooth zoom-out."""
+"""zoomout: AI Zoom Out videos — outpaint a photo slot after slot, render a smooth zoom-out.
+
+The names below are imported when first used (PEP 562), so `import zoomout` and the
+command line's `--help` start without loading numpy, OpenCV, PyAV or SciPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .chain import SlotStack, build_chain
-from .config import Config
-from .errors import ConfigError, EngineUnavailableError, OutputError, PhotoError, ZoomoutError
-from .pipeline import VideoResult, make_video
-from .plan import Plan, plan_video
-from .render import ZoomRenderer
+_EXPORTS = {
+    "Config": ".config", "ConfigError": ".errors", "EngineUnavailableError": ".errors", "OutputError": ".errors",
+    "PhotoError": ".errors", "ZoomoutError": ".errors", "Plan": ".plan", "plan_video": ".plan",
+    "SlotStack": ".chain", "build_chain": ".chain", "VideoResult": ".pipeline", "make_video": ".pipeline",
+    "ZoomRenderer": ".render",
+}  # fmt: skip
 
-__all__ = [
-    "Config", "ConfigError", "EngineUnavailableError", "OutputError", "PhotoError", "Plan", "SlotStack",
-    "VideoResult", "ZoomRenderer", "ZoomoutError", "__version__", "build_chain", "make_video", "plan_video",
-]  # fmt: skip
+if TYPE_CHECKING:
+    from .chain import SlotStack, build_chain
+    from .config import Config
+    from .errors import ConfigError, EngineUnavailableError, OutputError, PhotoError, ZoomoutError
+    from .pipeline import VideoResult, make_video
+    from .plan import Plan, plan_video
+    from .render import ZoomRenderer
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module 'zoomout' has no attribute {name!r}")
+
+
+__all__ = [*_EXPORTS, "__version__"]

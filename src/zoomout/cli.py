@@ -16,8 +16,6 @@ from rich.table import Table
 from rich.text import Text
 
 from . import __version__
-from .cache import clear as clear_cache
-from .cache import default_cache_dir, describe_age, list_entries
 from .engines import engine_statuses
 from .errors import ProvenanceError, ZoomoutError
 from .options import MAKE_OPTIONS, MakeOption, build_request
@@ -217,6 +215,9 @@ def cache(
     clear_: Annotated[bool, typer.Option("--clear", help="Delete every cached slot.")] = False,
 ) -> None:
     """Manage the slot cache (where killed runs resume from)."""
+    from .cache import clear as clear_cache
+    from .cache import default_cache_dir, describe_age, list_entries
+
     root = default_cache_dir()
     if clear_:
         print(f"removed {clear_cache(root)} cached chains from {root}")

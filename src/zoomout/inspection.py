@@ -15,17 +15,9 @@ from rich.text import Text
 from .atomic import atomic_path
 from .encode import EncodeSettings, Mp4Writer
 from .errors import ProvenanceError
-from .provenance import (
-    Credentials,
-    compare_streams,
-    decode_masks,
-    hash_streams,
-    invented_shares,
-    read_credentials,
-    read_embedded_manifest,
-    read_sidecar,
-    sidecar_path,
-)
+from .container import compare_streams, hash_streams, read_embedded_manifest, read_sidecar
+from .credentials import Credentials, read_credentials
+from .manifest import decode_masks, invented_shares, sidecar_path
 from .frames import iter_video_frames
 from .render import ZoomRenderer
 

@@ -24,7 +24,9 @@ from .load import MIN_SIDE_PX, Photo, load_photos
 from .outputs import check_output_file, check_output_folder
 from .plan import Plan
 from .progress import ProgressCallback, ProgressEvent
-from .provenance import SigningCredentials, build_manifest, load_signing_credentials, publish_video, sidecar_path
+from .container import publish_video
+from .credentials import SigningCredentials, load_signing_credentials
+from .manifest import build_manifest, sidecar_path
 from .render import I420ZoomRenderer
 from .resources import MemoryEstimate, check_disk_space, disk_bytes_needed, estimate_memory
 from .sheet import write_contact_sheet

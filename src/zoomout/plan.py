@@ -12,11 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import Config
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .beats import BeatSync
+    from .sound import UserTrack
 
 AUDIO_RATE_HZ = 48_000
 
@@ -227,3 +232,28 @@ def _invert_monotonic(f: Callable[[float], float], target: float, lo: float, hi:
         else:
             hi = mid
     return hi if not math.isclose(lo, hi) else 0.5 * (lo + hi)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The plan of a video and the user's track that goes with it (None for a preset)."""
+
+    config: Config  # with sound_sync='beats', seconds_per_slot is the synced one
+    plan: Plan
+    track: UserTrack | None
+    sync: BeatSync | None = None
+
+
+def plan_timeline(config: Config, photo_count: int = 1) -> Timeline:
+    """Plan the video; with `sound_sync='beats'` first move its slot changes onto the track's beats."""
+    from .beats import sync_to_beats  # scipy's signal module: only for a user's track
+    from .sound import read_user_track
+
+    track = read_user_track(config.sound)
+    sync = None
+    if config.sound_sync == "beats":
+        assert track is not None, "Config refuses sound_sync='beats' without an audio file"
+        sync = sync_to_beats(config, track.samples, photo_count)
+        config = replace(config, seconds_per_slot=sync.seconds_per_slot, duration_s=None)
+        track = replace(track, offset_s=sync.offset_s)
+    return Timeline(config, plan_video(config, photo_count), track, sync)

@@ -1,34 +1,31 @@
-"""The sound stage: a 48 kHz stereo track exactly as long as the video's timeline.
+"""The sound step: a 48 kHz stereo track exactly as long as the video's timeline.
 
-A designed preset (`eerie`, `calm`, see `sound_design`) or a user's audio file, normalised to
-−14 LUFS integrated (BS.1770, pyloudnorm) with true peaks at or below −1 dBTP. With
-`sound_sync='beats'` the slot changes first move onto the beats of the user's track.
+A designed preset (`eerie`, `calm`, see `sound_design`) or a user's audio file, mastered
+(`mastering`) to −14 LUFS integrated with true peaks at or below −1 dBTP. With
+`sound_sync='beats'` the timeline (`plan.plan_timeline`) first moves the slot changes onto the
+beats of the user's track (`beats`).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
-import pyloudnorm
 from PIL import Image, ImageDraw
-from scipy import ndimage, signal
 from scipy.io import wavfile
 
 from .atomic import atomic_path
 from .config import SOUND_PRESETS, Config
 from .errors import ZoomoutError
-from .plan import AUDIO_RATE_HZ, Plan, plan_video
+from .mastering import loudness_lufs, normalise_loudness, true_peak_dbtp
+from .plan import AUDIO_RATE_HZ, Plan, Timeline, plan_timeline
 from .sound_design import design_sound
 
 RATE = AUDIO_RATE_HZ
 FADE_OUT_S = 1.5
-TARGET_LUFS = -14.0  # phones and short-video platforms
-CEILING_DBTP = -1.0
-SYNC_RANGE = (0.75, 1.25)  # seconds per slot may move this far to land on the beats
 
 
 class SoundError(ZoomoutError):
@@ -42,39 +39,6 @@ class UserTrack:
     path: Path
     samples: np.ndarray
     offset_s: float = 0.0
-
-
-@dataclass(frozen=True)
-class BeatSync:
-    """How to land the slot changes on the track's beats: a new seconds per slot and a start offset."""
-
-    seconds_per_slot: float
-    offset_s: float  # the video starts this far into the track
-    tempo_bpm: float
-    beats_s: np.ndarray  # detected beats, seconds into the track
-    error_s: float  # the largest distance from a slot change to its nearest beat
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """The plan of a video and the user's track that goes with it (None for a preset)."""
-
-    config: Config  # with sound_sync='beats', seconds_per_slot is the synced one
-    plan: Plan
-    track: UserTrack | None
-    sync: BeatSync | None = None
-
-
-def plan_timeline(config: Config, photo_count: int = 1) -> Timeline:
-    """Plan the video; with `sound_sync='beats'` first move its slot changes onto the track's beats."""
-    track = read_user_track(config.sound)
-    sync = None
-    if config.sound_sync == "beats":
-        assert track is not None, "Config refuses sound_sync='beats' without an audio file"
-        sync = sync_to_beats(config, track.samples, photo_count)
-        config = replace(config, seconds_per_slot=sync.seconds_per_slot, duration_s=None)
-        track = replace(track, offset_s=sync.offset_s)
-    return Timeline(config, plan_video(config, photo_count), track, sync)
 
 
 def make_soundtrack(config: Config, plan: Plan, track: UserTrack | None = None) -> np.ndarray | None:
@@ -135,187 +99,6 @@ def fit_to_length(samples: np.ndarray, length: int) -> np.ndarray:
 # loudness
 
 
-def loudness_lufs(samples: np.ndarray) -> float:
-    """Integrated loudness (BS.1770-4, gated) of (n, 2) samples at 48 kHz; −inf for silence."""
-    block = int(0.4 * RATE)
-    if len(samples) < block:  # the meter needs one 400 ms block: measure the sound repeated
-        samples = np.resize(samples, (block, samples.shape[1]))
-    return float(pyloudnorm.Meter(RATE).integrated_loudness(samples))
-
-
-def true_peak_dbtp(samples: np.ndarray) -> float:
-    """True peak in dBTP, estimated on a 4× oversampled copy (BS.1770 annex 2)."""
-    over = signal.resample_poly(samples, 4, 1, axis=0)
-    peak = max(float(np.abs(over).max(initial=0.0)), float(np.abs(samples).max(initial=0.0)))
-    return 20 * np.log10(peak) if peak > 0 else -np.inf
-
-
-def normalise_loudness(samples: np.ndarray, target_lufs: float = TARGET_LUFS, ceiling_dbtp: float = CEILING_DBTP) -> np.ndarray:
-    """Gain to `target_lufs` with peaks limited to `ceiling_dbtp` true peak; float32. Silence stays silent.
-
-    Limiting takes a little loudness away, so the gain is raised by what was lost and the
-    original is limited again; should the limited track's true peak (between samples) still
-    pass the ceiling, the limiter's sample threshold comes down by the excess.
-    """
-    original = np.asarray(samples, dtype=np.float64)
-    loudness = loudness_lufs(original)
-    if not np.isfinite(loudness):
-        return original.astype(np.float32)
-    ceiling = 10 ** (ceiling_dbtp / 20)
-    threshold = ceiling * 10 ** (-0.3 / 20)  # a little room for inter-sample peaks
-    gain_db = target_lufs - loudness
-    for _ in range(4):
-        for _ in range(6):
-            out, limited = limit_peaks(original * 10 ** (gain_db / 20), threshold)
-            if not limited:
-                break
-            error_db = target_lufs - loudness_lufs(out)
-            if abs(error_db) <= 0.05:
-                break
-            gain_db += error_db
-        peak = 10 ** (true_peak_dbtp(out) / 20)
-        if peak <= ceiling:
-            break
-        threshold *= ceiling / peak * 0.995
-    else:  # not reached in practice: the ceiling wins over the loudness target
-        out *= ceiling / peak
-    return out.astype(np.float32)
-
-
-def limit_peaks(samples: np.ndarray, limit: float, *, hold_s: float = 0.05, smooth_s: float = 0.02) -> tuple[np.ndarray, bool]:
-    """Look-ahead peak limiter: a smooth gain, never above the one each sample needs to stay ≤ limit.
-
-    The needed gain is min-filtered over ±hold then averaged over ±smooth (≤ hold), so every
-    sample's gain is an average of values that are each at most its own need.
-    """
-    peak = np.abs(samples).max(axis=1)
-    if peak.max(initial=0.0) <= limit:
-        return samples, False
-    need = np.minimum(1.0, limit / np.maximum(peak, 1e-12))
-    gain = ndimage.minimum_filter1d(need, 2 * int(hold_s * RATE) + 1, mode="nearest")
-    gain = ndimage.uniform_filter1d(gain, 2 * int(smooth_s * RATE) + 1, mode="nearest")
-    return samples * gain[:, None], True
-
-
-# ---------------------------------------------------------------------------------------------
-# beat sync
-
-BEAT_RATE_HZ = 24_000
-BEAT_HOP = 120  # 5 ms frames
-BEAT_WINDOW = 512
-TEMPO_PRIOR_BPM = 120.0  # the tempo search prefers tempi near this, one octave wide (as librosa)
-TIGHTNESS = 100.0  # how strictly beats keep the tempo in the dynamic programme (as librosa)
-
-
-def track_beats(samples: np.ndarray) -> tuple[float, np.ndarray]:
-    """Tempo (BPM) and beat times (s) of (n, 2) samples at 48 kHz.
-
-    Ellis' dynamic-programming beat tracker (the one librosa uses): a spectral-flux onset
-    envelope, a tempo from its autocorrelation weighted by a log-normal prior around 120 BPM,
-    then the beat sequence that best balances onset strength against keeping that tempo.
-    """
-    mono = signal.resample_poly(np.asarray(samples, dtype=np.float64).mean(axis=1), 1, RATE // BEAT_RATE_HZ)
-    _, _, spectrum = signal.stft(mono, fs=BEAT_RATE_HZ, nperseg=BEAT_WINDOW, noverlap=BEAT_WINDOW - BEAT_HOP)
-    log_mag = np.log1p(1000 * np.abs(spectrum))
-    flux = np.maximum(np.diff(log_mag, axis=1, prepend=log_mag[:, :1]), 0).sum(axis=0)
-    onset = flux - ndimage.uniform_filter1d(flux, 2 * round(0.1 * BEAT_RATE_HZ / BEAT_HOP) + 1)
-    onset = np.maximum(onset, 0)
-    if onset.std() == 0:
-        return 0.0, np.zeros(0)
-    onset /= onset.std()
-    frame_s = BEAT_HOP / BEAT_RATE_HZ
-
-    # tempo: autocorrelation peak between 40 and 240 BPM, weighted towards 120 BPM
-    lags = np.arange(round(60 / 240 / frame_s), min(round(60 / 40 / frame_s), len(onset) - 1))
-    if len(lags) < 3:
-        return 0.0, np.zeros(0)
-    spectrum_ac = np.fft.rfft(onset, 2 * len(onset))
-    autocorr = np.fft.irfft(spectrum_ac * np.conj(spectrum_ac))[lags]
-    prior = np.exp(-0.5 * np.log2(60 / (lags * frame_s) / TEMPO_PRIOR_BPM) ** 2)
-    best = int(np.argmax(autocorr * prior))
-    period = float(lags[best])
-    if 0 < best < len(lags) - 1:  # parabolic refinement of the peak for a sub-frame period
-        a, b, c = autocorr[best - 1 : best + 2]
-        period += 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c else 0.0
-
-    # beats: score[i] = onset[i] + best(score[j] − tightness·log²((i−j)/period)), j ∈ [i−2p, i−p/2]
-    local = np.convolve(onset, signal.windows.gaussian(int(period) | 1, period / 32), mode="same")
-    back_lags = np.arange(max(1, round(period / 2)), round(2 * period) + 1)
-    penalty = -TIGHTNESS * np.log(back_lags / period) ** 2
-    score, previous = local.copy(), np.full(len(local), -1)
-    for i in range(back_lags[0], len(local)):
-        valid = back_lags <= i
-        candidates = score[i - back_lags[valid]] + penalty[valid]
-        j = int(np.argmax(candidates))
-        if candidates[j] > 0:
-            score[i] += candidates[j]
-            previous[i] = i - back_lags[valid][j]
-    peaks = signal.argrelmax(score, mode="wrap")[0] if len(score) > 2 else np.zeros(0, int)
-    if not len(peaks):
-        return 60 / (period * frame_s), np.zeros(0)
-    last = int(peaks[score[peaks] >= 0.5 * np.median(score[peaks])][-1])
-    beats = [last]
-    while previous[beats[-1]] >= 0:
-        beats.append(int(previous[beats[-1]]))
-    # a frame's flux peaks once the onset is about a quarter window past the frame's centre
-    return 60 / (period * frame_s), np.array(beats[::-1]) * frame_s + BEAT_WINDOW / 4 / BEAT_RATE_HZ
-
-
-def sync_to_beats(config: Config, samples: np.ndarray, photo_count: int = 1) -> BeatSync:
-    """Seconds per slot (within ±25 %) and a start offset into the track that put the slot changes on beats.
-
-    Every slot change is `a_k + seconds_per_slot · g_k` (holds in a_k, the easing in g_k), so a
-    grid of seconds per slot × every beat as the first change's anchor is scored by how far the
-    changes fall from their nearest beats, and the best is refined by least squares.
-    """
-    tempo_bpm, beats = track_beats(samples)
-    if len(beats) < 2:
-        raise SoundError("sound_sync 'beats': no beats found in the sound file")
-    # slot changes are affine in seconds per slot (c_k = a_k + sps·g_k): read a and g off two plans
-    plan = plan_video(config, photo_count)
-    sps0 = plan.zoom_s / plan.slots  # the effective one, also when a total duration set it
-    config = replace(config, seconds_per_slot=sps0, duration_s=None)
-    doubled = np.array(plan_video(replace(config, seconds_per_slot=2 * sps0), photo_count).slot_change_times_s)
-    g = (doubled - np.array(plan.slot_change_times_s)) / sps0
-    a = np.array(plan.slot_change_times_s) - sps0 * g
-    track_s = len(samples) / RATE
-    max_offset_s = max(track_s - plan.duration_s, 2 * 60 / max(tempo_bpm, 1e-9))
-
-    def distances(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        index = np.clip(np.searchsorted(beats, times), 1, len(beats) - 1)
-        left, right = beats[index - 1], beats[index]
-        nearest = np.where(times - left < right - times, left, right)
-        return np.abs(times - nearest), nearest
-
-    sps_grid = sps0 * np.linspace(*SYNC_RANGE, 201)
-    changes = a + sps_grid[:, None] * g[None, :]  # (grid, slots)
-    offsets = beats[None, :] - changes[:, :1]  # (grid, beats): first change on each beat
-    error, _ = distances(offsets[:, :, None] + changes[:, None, :])
-    # mean distance (capped at 100 ms), ties going to the smaller change of tempo, then the earlier start
-    score = np.minimum(error, 0.1).mean(axis=2) + 1e-4 * np.abs(sps_grid / sps0 - 1)[:, None] + 1e-4 * offsets / track_s
-    score[(offsets < 0) | (offsets > max_offset_s)] = np.inf
-    if not np.isfinite(score).any():
-        raise SoundError("sound_sync 'beats': the sound file is too short to sync to")
-    i, j = np.unravel_index(np.argmin(score), score.shape)
-
-    # least squares: beat_k − a_k ≈ sps · g_k + offset, over the changes that found their beat
-    error, nearest = distances(offsets[i, j] + changes[i])
-    matched = error < 0.05
-    sps, offset_s = sps_grid[i], float(offsets[i, j])
-    if matched.sum() >= 2:
-        design = np.stack([g[matched], np.ones(matched.sum())], axis=1)
-        (sps, offset_s), *_ = np.linalg.lstsq(design, nearest[matched] - a[matched], rcond=None)
-    lo, hi = (sps0 * r for r in SYNC_RANGE)
-    sps = float(np.clip(sps, lo, hi))
-    offset_s = float(np.clip(np.mean(nearest[matched] - a[matched] - sps * g[matched]) if matched.any() else offset_s, 0, None))
-    final_error, _ = distances(offset_s + a + sps * g)
-    return BeatSync(sps, offset_s, tempo_bpm, beats, float(final_error.max()))
-
-
-# ---------------------------------------------------------------------------------------------
-# the track alone: WAV and spectrogram
-
-
 @dataclass(frozen=True)
 class SoundReport:
     """What `write_sound` wrote, and how loud it is."""
@@ -359,6 +142,8 @@ def spectrogram_image(samples: np.ndarray, marks_s: tuple[float, ...] = (), *, h
     """
     mono = np.asarray(samples, dtype=np.float64).mean(axis=1)
     hop = max(240, len(mono) // 2400)
+    from scipy import signal
+
     freqs, _, spectrum = signal.stft(mono, fs=RATE, nperseg=4096, noverlap=4096 - hop)
     level_db = 20 * np.log10(np.abs(spectrum) + 1e-12)
     level_db = np.clip((level_db - level_db.max() + 80) / 80, 0, 1)

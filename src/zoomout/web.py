@@ -28,7 +28,7 @@ from typing import Any
 from .config import MAX_PHOTOS, SIZE_PRESETS, SLOTS_RANGE, SOUND_PRESETS, ZOOM_RANGE
 from .engines import AUTO, choose_engine, engine_statuses, options_class
 from .errors import ConfigError, ZoomoutError
-from .jobs import JOB_MAX_AGE_S, MAX_PHOTO_PIXELS, JobQueue, check_photos
+from .jobs import JOB_MAX_AGE_S, JobQueue, check_photos
 from .options import MAKE_OPTIONS, MakeOption, build_request
 
 try:
