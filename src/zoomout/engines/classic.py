@@ -4,15 +4,16 @@ Plain PatchMatch copies the best-matching patches from anywhere, so a portrait g
 extra eyes in the ring; diffusion inpainting (Telea) smears edge colours into streaks;
 mirroring repeats the subject. This engine splits the image into two layers:
 
-- structure, the low frequencies: a membrane (Laplace) fill at low resolution
-  continues the colour layout of the known border into the ring (sky stays sky, the
-  far edge never goes dark);
+- structure, the low frequencies: at low resolution, the border's local colours fade
+  into a smooth model of the background (a plane fitted to the known region's outer
+  band), so sky stays sky and the far edge never goes dark, without the radial rays a
+  membrane fill draws by carrying every border colour to infinity;
 - texture, the detail (image minus structure): image quilting in onion-peel order,
   blocks taken only from the outer band of the known region (most likely background),
   chosen by overlap match, colour match to the structure, a penalty for distinctive
   patches (eyes, text) and a penalty for reusing a source region.
 
-A smoothed correction of the residual mismatch along the known border removes the seam.
+A gradient-domain correction of the mismatch along the known border removes the seam.
 """
 
 from __future__ import annotations
@@ -38,14 +39,16 @@ _COLOUR_SCALE = 12.0  # structure colour difference (0-255 levels) that costs as
 _ENERGY_WEIGHT = 0.5  # weight of the squared log ratio of a block's texture strength to the expected one
 _SCALE_LEVELS = 4  # texture scales across a ring, from the kept centre's to full size
 _NOISE_FLOOR = 4.0  # detail level (0-255) below which overlap differences are noise
+_FALLOFF_BLOCKS = 1.5  # the seam correction fades out over this many blocks from the known region
+_DECAY_SHARE = 0.12  # border colours fade into the background model over this share of the known region's smaller side
 
 
 class ClassicEngine(Engine):
-    """Background extension by a membrane-filled structure layer and band-sourced image quilting."""
+    """Background extension by a structure layer that fades into a background model, and band-sourced image quilting."""
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "3"
+    revision: ClassVar[str] = "4"
     uses_reference: ClassVar[bool] = True
 
     def _outpaint(
@@ -63,7 +66,9 @@ class ClassicEngine(Engine):
         image_pad[~known_pad] = 0.0
 
         # 2. Structure: low-frequency extension of the known colours over everything
-        structure = _membrane_fill(image_pad, known_pad, cell=max(block // 3, 2))
+        structure = _structure_fill(
+            image_pad, known_pad, cell=max(block // 3, 2), decay_px=_DECAY_SHARE * _smaller_side(known), zoom=_zoom_of(known)
+        )
         detail = np.where(known_pad[..., None], image_pad - structure, 0.0).astype(np.float32)
 
         # 3. Source positions: whole blocks of the known region, centred in its outer band; with
@@ -84,8 +89,8 @@ class ClassicEngine(Engine):
             detail, structure, known_pad, mask, pad, block, sources, rng, source_layers
         )
 
-        # 5. Seam: spread the low-frequency mismatch along the known border into the ring
-        residual += _seam_correction(seam_diff, seam_weight, sigma=max(block / 4, 1.0))
+        # 5. Seam: carry the mismatch along the known border into the ring (gradient-domain blend)
+        residual += _seam_correction(seam_diff, seam_weight, known_pad, falloff_px=_FALLOFF_BLOCKS * block)
 
         # 6. Compose: structure + detail, back to the image frame
         out = structure + residual
@@ -103,10 +108,9 @@ class ClassicEngine(Engine):
 
 
 def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.ndarray:
-    """Smooth colour extension of the known pixels: a Laplace (membrane) fill at low resolution.
+    """Smooth extension of the known values: a Laplace (membrane) fill at low resolution.
 
-    The fill continues each border colour of the known region outward and meets the
-    others smoothly; the image border is free (Neumann), so nothing goes dark there.
+    Carries each border value outward (used for texture strength, where that is wanted).
 
     Parameters
     ----------
@@ -114,43 +118,135 @@ def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.nda
         Values (colours, texture energy), zero where unknown.
     known : (H, W) bool ndarray
     cell : int
-        Low-resolution cell size in pixels: detail below it belongs to the texture.
+        Low-resolution cell size in pixels: detail below it is left out.
 
     Returns
     -------
     (H, W, C) float32 ndarray
         The values extended everywhere.
     """
+    colour, fixed = _low_resolution(image, known, cell)
+    if not fixed.all():
+        colour[~fixed] = _membrane_solve(colour, fixed)
+    return _full_resolution(colour, known.shape)
+
+
+def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px: float, zoom: float) -> np.ndarray:
+    """Colour layout of the ring: border colours that decay toward a smooth model of the background.
+
+    A membrane fill carries every border colour to infinity: over a chain the dark and bright
+    parts of the border become cones and beams radiating from the photo. Here the ring is
+    b + a membrane fill of the border's offset from b, faded by a Gaussian of the distance to
+    the known region (σ√2 = `decay_px`); b is a plane fitted to the outer band of the known
+    colours and held within their range, which keeps a sky at the top and a floor at the
+    bottom without drawing rays. It does what a screened Poisson fill (Δ − k²)u = −k²·b does,
+    but its fade starts flat: the screened fill's exponential leaves the border with a kink
+    in the colour's slope, which shows as a line around the photo.
+
+    Parameters
+    ----------
+    image : (H, W, 3) float32 ndarray
+        Colours, zero where unknown.
+    known : (H, W) bool ndarray
+    cell : int
+        Low-resolution cell size in pixels: detail below it belongs to the texture.
+    decay_px : float
+    zoom : float
+        The ring's zoom: the background keeps 1/zoom of the band's colour slope.
+
+    Returns
+    -------
+    (H, W, 3) float32 ndarray
+    """
+    colour, fixed = _low_resolution(image, known, cell)
+    if fixed.all():
+        return _full_resolution(colour, known.shape)
+    background = _background_model(colour, fixed, zoom)
+    offset = colour - background
+    offset[~fixed] = _membrane_solve(offset, fixed)
+    # a Gaussian fade is flat at the border: the ring leaves the border's colours without a kink
+    distance = cv2.distanceTransform((~fixed).astype(np.uint8), cv2.DIST_L2, 3)
+    offset *= np.exp(-((distance * cell / decay_px) ** 2))[..., None]
+    return _full_resolution(background + offset, known.shape)
+
+
+def _low_resolution(image: np.ndarray, known: np.ndarray, cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w, C) float64 mean known value per cell, and (h, w) bool cells that are at least half known."""
     height, width = known.shape
     size = (max(width // cell, 1), max(height // cell, 1))
     weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    colour = cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(*weight.shape, -1)
+    colour = cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(*weight.shape, -1).astype(np.float64)
     colour /= np.maximum(weight, 1e-6)[..., None]
-    fixed = weight >= min(0.5, weight.max())
-    rows, cols = weight.shape
-    index = np.full(weight.shape, -1)
+    return colour, weight >= min(0.5, weight.max())
+
+
+def _full_resolution(colour: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    height, width = shape
+    return cv2.resize(colour.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC).reshape(height, width, -1)
+
+
+def _background_model(colour: np.ndarray, fixed: np.ndarray, zoom: float) -> np.ndarray:
+    """(h, w, C) plane fitted to the outer band of the fixed cells, clipped to that band's colour range.
+
+    The band is the fixed cells within _BAND_FRACTION of the known region's smaller side of
+    a free cell: the known region's most likely background. Coordinates are scaled by the
+    known region's size, so the model is the same at every slot of a chain.
+    """
+    ys, xs = np.nonzero(fixed)
+    side = max(min(np.ptp(ys), np.ptp(xs)) + 1, 1)
+    depth = cv2.distanceTransform(fixed.astype(np.uint8), cv2.DIST_L2, 3)
+    band = fixed & (depth <= max(_BAND_FRACTION * side, 1.5))
+    rows, cols = fixed.shape
+    grid_y, grid_x = np.mgrid[0:rows, 0:cols]
+    centre_y, centre_x = (ys.min() + ys.max()) / 2, (xs.min() + xs.max()) / 2
+    basis = np.stack([np.ones(fixed.shape), (grid_y - centre_y) / side, (grid_x - centre_x) / side], axis=-1)
+    samples = colour[band]
+    coefficients, *_ = np.linalg.lstsq(basis[band], samples, rcond=None)
+    coefficients[1:] /= zoom  # the next slot shrinks the band by the zoom: its slope stays, and never saturates
+    low, high = np.percentile(samples, [10, 90], axis=0)
+    return np.clip(basis @ coefficients, low, high)
+
+
+def _membrane_solve(values: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """Values of the free cells solving Δu = 0, u = `values` at the fixed cells (the image border is free).
+
+    Parameters
+    ----------
+    values : (h, w, C) float64 ndarray
+    fixed : (h, w) bool ndarray
+
+    Returns
+    -------
+    (F, C) float64 ndarray
+        Free cells in row-major order.
+    """
+    rows, cols = fixed.shape
     free = ~fixed
-    index[free] = np.arange(free.sum())
-    if free.any():
-        # graph Laplacian of the free cells; fixed neighbours move to the right-hand side
-        matrix_rows, matrix_cols, rhs = [], [], np.zeros((free.sum(), colour.shape[2]))
-        degree = np.zeros(free.sum())
-        fy, fx = np.nonzero(free)
-        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-            ny, nx = fy + dy, fx + dx
-            inside = (ny >= 0) & (ny < rows) & (nx >= 0) & (nx < cols)
-            me, ny, nx = index[fy[inside], fx[inside]], ny[inside], nx[inside]
-            degree += np.bincount(me, minlength=free.sum())
-            neighbour_free = free[ny, nx]
-            matrix_rows.append(me[neighbour_free])
-            matrix_cols.append(index[ny[neighbour_free], nx[neighbour_free]])
-            np.add.at(rhs, me[~neighbour_free], colour[ny[~neighbour_free], nx[~neighbour_free]])
-        r, c = np.concatenate(matrix_rows), np.concatenate(matrix_cols)
-        laplacian = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(free.sum(),) * 2)
-        laplacian = sparse.diags(degree) - laplacian
-        colour[free] = sparse_linalg.spsolve(laplacian.tocsc(), rhs).reshape(-1, colour.shape[2])
-    filled = cv2.resize(colour.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
-    return filled.reshape(height, width, -1)
+    count = int(free.sum())
+    index = np.full(fixed.shape, -1)
+    index[free] = np.arange(count)
+    # graph Laplacian of the free cells; fixed neighbours move to the right-hand side
+    matrix_rows, matrix_cols, rhs = [], [], np.zeros((count, values.shape[2]))
+    degree = np.zeros(count)
+    fy, fx = np.nonzero(free)
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        ny, nx = fy + dy, fx + dx
+        inside = (ny >= 0) & (ny < rows) & (nx >= 0) & (nx < cols)
+        me, ny, nx = index[fy[inside], fx[inside]], ny[inside], nx[inside]
+        degree += np.bincount(me, minlength=count)
+        neighbour_free = free[ny, nx]
+        matrix_rows.append(me[neighbour_free])
+        matrix_cols.append(index[ny[neighbour_free], nx[neighbour_free]])
+        np.add.at(rhs, me[~neighbour_free], values[ny[~neighbour_free], nx[~neighbour_free]])
+    r, c = np.concatenate(matrix_rows), np.concatenate(matrix_cols)
+    adjacency = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(count, count))
+    return sparse_linalg.spsolve((sparse.diags(degree) - adjacency).tocsc(), rhs).reshape(count, -1)
+
+
+def _smaller_side(known: np.ndarray) -> int:
+    """The smaller side of the known region's bounding box, in pixels."""
+    ys, xs = np.nonzero(known)
+    return int(min(np.ptp(ys), np.ptp(xs))) + 1
 
 
 def _zoom_of(known: np.ndarray) -> float:
@@ -395,23 +491,54 @@ def _quilt(
     return residual, seam_diff, seam_weight
 
 
-def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, *, sigma: float) -> np.ndarray:
-    """Smoothed known-minus-synthesis mismatch, fading out a few sigma into the ring.
+def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, known: np.ndarray, *, falloff_px: float) -> np.ndarray:
+    """Known-minus-synthesis mismatch along the known border, carried into the ring (gradient-domain blend).
+
+    The mismatch is interpolated by pull-push (a pyramid of normalised averages): next to
+    the border the correction equals the mismatch pixel for pixel, so the ring continues
+    the known pixels without a step, and farther out only its coarser scales remain, as in
+    a membrane (Poisson) blend. It fades out over `falloff_px` from the known region.
 
     Parameters
     ----------
     seam_diff : (H, W, 3) float32 ndarray
+        Summed known-minus-synthesis differences where blocks overlapped known pixels.
     seam_weight : (H, W) float32 ndarray
+        How many differences each pixel summed.
+    known : (H, W) bool ndarray
 
     Returns
     -------
     (H, W, 3) float32 ndarray
         Correction to add to the detail layer (known pixels are pasted back anyway).
     """
-    # blurred at a quarter of the size: the correction is smooth, and full-size blurs are slow
-    height, width = seam_weight.shape
-    small = (max(width // 4, 1), max(height // 4, 1))
-    numerator = cv2.GaussianBlur(cv2.resize(seam_diff, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / 4)
-    denominator = cv2.GaussianBlur(cv2.resize(seam_weight, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / 4)
-    correction = numerator / np.maximum(denominator, 0.25)[..., None]
-    return cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
+    correction = _pull_push(seam_diff, seam_weight)
+    distance = cv2.distanceTransform((~known).astype(np.uint8), cv2.DIST_L2, 3)
+    return correction * np.exp(-distance / falloff_px)[..., None]
+
+
+def _pull_push(total: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Smooth interpolation of sparse samples: value total/weight where weight ≥ 1, pyramid fill elsewhere.
+
+    Parameters
+    ----------
+    total : (H, W, C) float32 ndarray
+        Sums of samples.
+    weight : (H, W) float32 ndarray
+        Number of samples summed per pixel.
+
+    Returns
+    -------
+    (H, W, C) float32 ndarray
+    """
+    height, width = weight.shape
+    if min(height, width) < 2 or weight.max() <= 0:
+        return np.zeros_like(total)
+    # pull: sums over 2x2 cells, level by level (INTER_AREA averages, so 4x)
+    smaller_total = cv2.resize(total, ((width + 1) // 2, (height + 1) // 2), interpolation=cv2.INTER_AREA) * 4
+    smaller_weight = cv2.resize(weight, ((width + 1) // 2, (height + 1) // 2), interpolation=cv2.INTER_AREA) * 4
+    coarse = _pull_push(smaller_total.reshape(*smaller_weight.shape, -1), smaller_weight)
+    # push: the coarse estimate where this level has less than one sample
+    estimate = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR).reshape(total.shape)
+    alpha = np.minimum(weight, 1.0)[..., None]
+    return alpha * total / np.maximum(weight, 1e-6)[..., None] + (1 - alpha) * estimate
