@@ -5,7 +5,7 @@ None needs a ground truth except `ring_fidelity_db` and `texture_ratio` (crop-an
 - `ray_index`: radial streaks ("searchlight rays") in a ring. Real surroundings ≈ 1.
 - `seam_ratio`: a visible rectangle edge where two pictures meet. Seamless ≈ 1, a hard paste ≥ 1.5.
 - `ring_highpass`: texture strength of a ring (a void fades it to 0).
-- `loop_seam_ratio`: how much the frames at a loop's seam change against an ordinary frame step.
+- `loop_seam_ratio`: how much the frames at a loop's seam change against the frames next to it.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ SEAM_STRETCH_PX = 32  # the border is measured in stretches of this length
 SEAM_FLOOR = 1.0  # colour step (0-255 levels) added to both sides of a stretch's ratio: sensor noise
 HIGHPASS_SIGMA_PX = 3.0
 FIDELITY_SIGMA_PX = 8.0
+LOOP_NEIGHBOURS = 6  # changes on either side of a loop's seam it is compared with
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
@@ -54,10 +55,17 @@ def ray_index(image: np.ndarray, ring: np.ndarray) -> float:
 def centre_box(known: np.ndarray) -> tuple[int, int, int, int]:
     """(top, bottom, left, right) of the run of `known` pixels through the image centre (bottom, right exclusive).
 
-    For a slot, `known` = ~mask gives the kept centre; for a nest slot, `mask` gives the band's outer edge.
+    For a slot, `known` = ~mask gives the kept centre (slot 0 with fit 'contain': the photo).
     """
     height, width = known.shape
     return (*_run(known[:, width // 2], height // 2), *_run(known[height // 2], width // 2))
+
+
+def outer_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the outermost `mask` pixels on the centre column and row: a nest band's outer edge."""
+    height, width = mask.shape
+    rows, cols = np.flatnonzero(mask[:, width // 2]), np.flatnonzero(mask[height // 2])
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
 def _run(line: np.ndarray, middle: int) -> tuple[int, int]:
@@ -149,8 +157,8 @@ def frame_changes(frames: list[np.ndarray]) -> np.ndarray:
     return np.array([np.abs(b - a).mean() for a, b in zip(stack, stack[1:] + stack[:1])])
 
 
-def loop_seam_ratio(frames: list[np.ndarray], blended: np.ndarray) -> float:
-    """The largest change at a loop's seam over the median change of the other frames.
+def loop_seam_ratio(frames: list[np.ndarray], blended: np.ndarray, *, neighbours: int = LOOP_NEIGHBOURS) -> float:
+    """How much a loop's seam jumps: the largest ratio of a seam change to the median of the changes next to it.
 
     Parameters
     ----------
@@ -158,9 +166,13 @@ def loop_seam_ratio(frames: list[np.ndarray], blended: np.ndarray) -> float:
         A looped video's frames in order: the last one is followed by the first.
     blended : (N,) bool ndarray
         Frames that blend the loop's two sides. The seam's changes are those into, out of
-        and between them, and the wrap from the last frame to the first.
+        and between them, and the wrap from the last frame to the first; each is compared
+        with the `neighbours` changes on either side of it, so a steady rise of the change
+        (a more detailed picture coming in) is no jump.
     """
     changes = frame_changes(frames)
     seam = blended | np.roll(blended, -1)  # change i goes from frame i to frame i + 1
     seam[-1] = True
-    return float(changes[seam].max() / max(np.median(changes[~seam]), 1e-6))
+    offsets = np.r_[-neighbours:0, 1 : neighbours + 1]
+    ratios = [changes[i] / max(np.median(changes[(i + offsets) % changes.size]), 1e-6) for i in np.flatnonzero(seam)]
+    return float(max(ratios))

@@ -5,9 +5,9 @@ extra eyes in the ring; diffusion inpainting (Telea) smears edge colours into st
 mirroring repeats the subject. This engine splits the image into two layers:
 
 - structure, the low frequencies: at low resolution, the border's local colours fade
-  into a smooth model of the background (a plane fitted to the known region's outer
-  band), so sky stays sky and the far edge never goes dark, without the radial rays a
-  membrane fill draws by carrying every border colour to infinity;
+  into the mean colour of the known region's outer band (most likely background), so the
+  far edge never goes dark and no radial rays appear, as they do when a membrane fill
+  carries every border colour to infinity;
 - texture, the detail (image minus structure): image quilting in onion-peel order,
   blocks taken only from the outer band of the known region (most likely background),
   chosen by overlap match, colour match to the structure, a penalty for distinctive
@@ -40,7 +40,8 @@ _ENERGY_WEIGHT = 0.5  # weight of the squared log ratio of a block's texture str
 _SCALE_LEVELS = 4  # texture scales across a ring, from the kept centre's to full size
 _NOISE_FLOOR = 4.0  # detail level (0-255) below which overlap differences are noise
 _FALLOFF_BLOCKS = 1.5  # the seam correction fades out over this many blocks from the known region
-_DECAY_SHARE = 0.12  # border colours fade into the background model over this share of the known region's smaller side
+_MIRROR_BLOCKS = 0.2  # the known detail continues, mirrored, this many blocks into the ring
+_DECAY_SHARE = 0.25  # border colours fade into the background model over this share of the known region's smaller side
 
 
 class ClassicEngine(Engine):
@@ -66,9 +67,7 @@ class ClassicEngine(Engine):
         image_pad[~known_pad] = 0.0
 
         # 2. Structure: low-frequency extension of the known colours over everything
-        structure = _structure_fill(
-            image_pad, known_pad, cell=max(block // 3, 2), decay_px=_DECAY_SHARE * _smaller_side(known), zoom=_zoom_of(known)
-        )
+        structure = _structure_fill(image_pad, known_pad, cell=max(block // 3, 2), decay_px=_DECAY_SHARE * _smaller_side(known))
         detail = np.where(known_pad[..., None], image_pad - structure, 0.0).astype(np.float32)
 
         # 3. Source positions: whole blocks of the known region, centred in its outer band; with
@@ -89,8 +88,10 @@ class ClassicEngine(Engine):
             detail, structure, known_pad, mask, pad, block, sources, rng, source_layers
         )
 
-        # 5. Seam: carry the mismatch along the known border into the ring (gradient-domain blend)
+        # 5. Seam: carry the mismatch along the known border into the ring (gradient-domain blend),
+        #    and let the known detail go on, mirrored, for the first few pixels
         residual += _seam_correction(seam_diff, seam_weight, known_pad, falloff_px=_FALLOFF_BLOCKS * block)
+        residual = _mirror_feather(residual, detail, known_pad, width_px=max(_MIRROR_BLOCKS * block, 2.0))
 
         # 6. Compose: structure + detail, back to the image frame
         out = structure + residual
@@ -131,17 +132,17 @@ def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.nda
     return _full_resolution(colour, known.shape)
 
 
-def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px: float, zoom: float) -> np.ndarray:
+def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px: float) -> np.ndarray:
     """Colour layout of the ring: border colours that decay toward a smooth model of the background.
 
     A membrane fill carries every border colour to infinity: over a chain the dark and bright
     parts of the border become cones and beams radiating from the photo. Here the ring is
     b + a membrane fill of the border's offset from b, faded by a Gaussian of the distance to
-    the known region (σ√2 = `decay_px`); b is a plane fitted to the outer band of the known
-    colours and held within their range, which keeps a sky at the top and a floor at the
-    bottom without drawing rays. It does what a screened Poisson fill (Δ − k²)u = −k²·b does,
-    but its fade starts flat: the screened fill's exponential leaves the border with a kink
-    in the colour's slope, which shows as a line around the photo.
+    the known region (σ√2 = `decay_px`), with b the outer band's mean colour: near the photo
+    its sky stays above and its floor below, farther out the ring is background with no
+    preferred direction. It does what a screened Poisson fill (Δ − k²)u = −k²·b does, but
+    its fade starts flat: the screened fill's exponential leaves the border with a kink in
+    the colour's slope, which shows as a line around the photo.
 
     Parameters
     ----------
@@ -151,8 +152,6 @@ def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px
     cell : int
         Low-resolution cell size in pixels: detail below it belongs to the texture.
     decay_px : float
-    zoom : float
-        The ring's zoom: the background keeps 1/zoom of the band's colour slope.
 
     Returns
     -------
@@ -161,13 +160,26 @@ def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px
     colour, fixed = _low_resolution(image, known, cell)
     if fixed.all():
         return _full_resolution(colour, known.shape)
-    background = _background_model(colour, fixed, zoom)
+    background = _background_model(colour, fixed)
     offset = colour - background
-    offset[~fixed] = _membrane_solve(offset, fixed)
-    # a Gaussian fade is flat at the border: the ring leaves the border's colours without a kink
-    distance = cv2.distanceTransform((~fixed).astype(np.uint8), cv2.DIST_L2, 3)
-    offset *= np.exp(-((distance * cell / decay_px) ** 2))[..., None]
+    open_ring = _reaches_the_edge(~fixed)
+    if open_ring.any():
+        # a Gaussian fade is flat at the border: the ring leaves the border's colours without a kink
+        offset[open_ring] = _membrane_solve(offset, ~open_ring)
+        distance = cv2.distanceTransform((~fixed).astype(np.uint8), cv2.DIST_L2, 3)
+        offset[open_ring] *= np.exp(-((distance[open_ring] * cell / decay_px) ** 2))[:, None]
+    enclosed = ~fixed & ~open_ring
+    if enclosed.any():
+        # a band between known regions (a nest's) draws no rays: a thin plate spans it smoothly
+        offset[enclosed] = _membrane_solve(offset, ~enclosed, order=2)
     return _full_resolution(background + offset, known.shape)
+
+
+def _reaches_the_edge(region: np.ndarray) -> np.ndarray:
+    """(h, w) bool: the pixels of `region` connected to the image's edge within it."""
+    _, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=4)
+    edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return region & np.isin(labels, edge_labels[edge_labels > 0])
 
 
 def _low_resolution(image: np.ndarray, known: np.ndarray, cell: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,30 +197,28 @@ def _full_resolution(colour: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(colour.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC).reshape(height, width, -1)
 
 
-def _background_model(colour: np.ndarray, fixed: np.ndarray, zoom: float) -> np.ndarray:
-    """(h, w, C) plane fitted to the outer band of the fixed cells, clipped to that band's colour range.
+def _background_model(colour: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """(C,) mean colour of the outer band of the fixed cells: the known region's most likely background.
 
     The band is the fixed cells within _BAND_FRACTION of the known region's smaller side of
-    a free cell: the known region's most likely background. Coordinates are scaled by the
-    known region's size, so the model is the same at every slot of a chain.
+    a free cell. A constant, not a plane: a plane that keeps the band's slope saturates into
+    a horizon through the photo within a few slots (ray index 2.4 on the coffee photo), and
+    one that keeps 1/zoom of it meets the previous slot's at another level, which stacks up
+    into a corridor of nested rectangles (ray index 1.3 on the camera photo).
     """
     ys, xs = np.nonzero(fixed)
     side = max(min(np.ptp(ys), np.ptp(xs)) + 1, 1)
     depth = cv2.distanceTransform(fixed.astype(np.uint8), cv2.DIST_L2, 3)
     band = fixed & (depth <= max(_BAND_FRACTION * side, 1.5))
-    rows, cols = fixed.shape
-    grid_y, grid_x = np.mgrid[0:rows, 0:cols]
-    centre_y, centre_x = (ys.min() + ys.max()) / 2, (xs.min() + xs.max()) / 2
-    basis = np.stack([np.ones(fixed.shape), (grid_y - centre_y) / side, (grid_x - centre_x) / side], axis=-1)
-    samples = colour[band]
-    coefficients, *_ = np.linalg.lstsq(basis[band], samples, rcond=None)
-    coefficients[1:] /= zoom  # the next slot shrinks the band by the zoom: its slope stays, and never saturates
-    low, high = np.percentile(samples, [10, 90], axis=0)
-    return np.clip(basis @ coefficients, low, high)
+    return colour[band].mean(axis=0)
 
 
-def _membrane_solve(values: np.ndarray, fixed: np.ndarray) -> np.ndarray:
-    """Values of the free cells solving Δu = 0, u = `values` at the fixed cells (the image border is free).
+def _membrane_solve(values: np.ndarray, fixed: np.ndarray, *, order: int = 1) -> np.ndarray:
+    """Values of the free cells solving Δᵒʳᵈᵉʳu = 0, u = `values` at the fixed cells (the image border is free).
+
+    order 1 is the membrane (Laplace) fill; order 2 the thin plate (biharmonic), which also
+    continues the fixed cells' slope, so a band between two known regions leaves neither
+    with a kink.
 
     Parameters
     ----------
@@ -221,26 +231,21 @@ def _membrane_solve(values: np.ndarray, fixed: np.ndarray) -> np.ndarray:
         Free cells in row-major order.
     """
     rows, cols = fixed.shape
-    free = ~fixed
-    count = int(free.sum())
-    index = np.full(fixed.shape, -1)
-    index[free] = np.arange(count)
-    # graph Laplacian of the free cells; fixed neighbours move to the right-hand side
-    matrix_rows, matrix_cols, rhs = [], [], np.zeros((count, values.shape[2]))
-    degree = np.zeros(count)
-    fy, fx = np.nonzero(free)
-    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-        ny, nx = fy + dy, fx + dx
-        inside = (ny >= 0) & (ny < rows) & (nx >= 0) & (nx < cols)
-        me, ny, nx = index[fy[inside], fx[inside]], ny[inside], nx[inside]
-        degree += np.bincount(me, minlength=count)
-        neighbour_free = free[ny, nx]
-        matrix_rows.append(me[neighbour_free])
-        matrix_cols.append(index[ny[neighbour_free], nx[neighbour_free]])
-        np.add.at(rhs, me[~neighbour_free], values[ny[~neighbour_free], nx[~neighbour_free]])
-    r, c = np.concatenate(matrix_rows), np.concatenate(matrix_cols)
-    adjacency = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(count, count))
-    return sparse_linalg.spsolve((sparse.diags(degree) - adjacency).tocsc(), rhs).reshape(count, -1)
+    laplacian = _grid_laplacian(rows, cols)
+    operator = (laplacian @ laplacian if order == 2 else laplacian).tocsr()
+    free = ~fixed.ravel()
+    rhs = -(operator[free][:, ~free] @ values.reshape(rows * cols, -1)[~free])
+    return sparse_linalg.spsolve(operator[free][:, free].tocsc(), rhs).reshape(int(free.sum()), -1)
+
+
+def _grid_laplacian(rows: int, cols: int) -> sparse.csr_matrix:
+    """(rows·cols, rows·cols) graph Laplacian (degree − adjacency) of the 4-connected grid, row-major."""
+    index = np.arange(rows * cols).reshape(rows, cols)
+    pairs = [(index[:, :-1], index[:, 1:]), (index[:-1], index[1:])]
+    a = np.concatenate([p[0].ravel() for p in pairs])
+    b = np.concatenate([p[1].ravel() for p in pairs])
+    adjacency = sparse.csr_matrix((np.ones(2 * a.size), (np.r_[a, b], np.r_[b, a])), shape=(rows * cols,) * 2)
+    return (sparse.diags(np.asarray(adjacency.sum(axis=1)).ravel()) - adjacency).tocsr()
 
 
 def _smaller_side(known: np.ndarray) -> int:
@@ -250,9 +255,20 @@ def _smaller_side(known: np.ndarray) -> int:
 
 
 def _zoom_of(known: np.ndarray) -> float:
-    """The zoom a ring stands for: the image's width over the known region's (1 when it spans it)."""
-    cols = np.flatnonzero(known.any(axis=0))
-    return known.shape[1] / max(cols[-1] - cols[0] + 1, 1) if cols.size else 1.0
+    """The zoom a ring stands for: the image's width over the kept centre's (1 when it spans it).
+
+    The kept centre is the run of known pixels through the middle row: in a nest's slot the
+    photo around the blend band is known too, and the band meets the shrunk centre's texture.
+    """
+    height, width = known.shape
+    middle = known[height // 2]
+    if not middle.any():
+        return 1.0
+    unknown = np.flatnonzero(~middle)
+    centre = width // 2 if middle[width // 2] else int(np.flatnonzero(middle)[0])
+    left, right = unknown[unknown < centre], unknown[unknown > centre]
+    run = (right[0] if right.size else width) - (left[-1] + 1 if left.size else 0)
+    return width / max(run, 1)
 
 
 def _reference_sources(
@@ -515,6 +531,47 @@ def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, known: np.n
     correction = _pull_push(seam_diff, seam_weight)
     distance = cv2.distanceTransform((~known).astype(np.uint8), cv2.DIST_L2, 3)
     return correction * np.exp(-distance / falloff_px)[..., None]
+
+
+def _mirror_feather(residual: np.ndarray, detail: np.ndarray, known: np.ndarray, *, width_px: float) -> np.ndarray:
+    """The ring's detail next to the known region faded from the known detail mirrored across the border.
+
+    A step between the known texture and a synthesised one shows as a line however well their
+    colours are matched; the mirror image of the last few known pixels continues the texture
+    with no step, and a few pixels are too few to repeat anything recognisable.
+
+    Parameters
+    ----------
+    residual : (H, W, 3) float32 ndarray
+        Detail layer with the ring filled.
+    detail : (H, W, 3) float32 ndarray
+        Known detail, zero elsewhere.
+    known : (H, W) bool ndarray
+
+    Returns
+    -------
+    (H, W, 3) float32 ndarray
+    """
+    distance, labels = cv2.distanceTransformWithLabels(
+        (~known).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    near = ~known & (distance < width_px)
+    if not near.any():
+        return residual
+    # labels number the known pixels in scan order: the nearest known pixel q of each ring pixel p
+    known_y, known_x = np.nonzero(known)
+    py, px = np.nonzero(near)
+    nearest = labels[py, px] - 1
+    qy, qx = known_y[nearest], known_x[nearest]
+    height, width = known.shape
+    my, mx = np.clip(2 * qy - py, 0, height - 1), np.clip(2 * qx - px, 0, width - 1)
+    inside = known[my, mx]
+    my, mx = np.where(inside, my, qy), np.where(inside, mx, qx)
+    ramp = np.clip(1.0 - (distance[py, px] - 0.5) / width_px, 0.0, 1.0)
+    weight = (ramp * ramp * (3.0 - 2.0 * ramp))[:, None]
+    out = residual.copy()
+    out[py, px] = weight * detail[my, mx] + (1.0 - weight) * residual[py, px]
+    return out
 
 
 def _pull_push(total: np.ndarray, weight: np.ndarray) -> np.ndarray:
