@@ -22,7 +22,7 @@ from .engines import AUTO, ENGINE_OPTIONS, check_engine_options, choose_engine, 
 from .errors import ConfigError, EngineUnavailableError, OutputError, PhotoError
 from .label import label_frames, make_label
 from .load import MIN_SIDE_PX, load_photos
-from .plan import Plan
+from .plan import Plan, segment_slot_counts
 from .progress import ProgressCallback, ProgressEvent
 from .provenance import build_manifest, draft_beside, load_signing_credentials, publish_video, sidecar_path
 from .frames import iter_video_frames
@@ -308,11 +308,25 @@ def open_slot_cache(root: Path, key: str, size: tuple[int, int], slots: int, *, 
 
 
 def chain_groups(config: Config, photos: list[Photo]) -> list[tuple[list[Photo], dict[int, np.ndarray]]]:
-    """The photos of each chain and the slots they become the outside of (a nest's further photos)."""
+    """The photos of each chain and the slots they become the outside of (a nest's further photos).
+
+    A loop closes on itself: the last slot of the chain at the seam takes as its outside the
+    photo the video returns to, so the seam only blends what truly differs (see `frames`).
+    A nest whose last slot is already a photo stays open.
+    """
     if config.nest:
         step = config.slots / (len(photos) - 1)
-        return [(photos, {round(i * step): p.pixels for i, p in enumerate(photos) if i})]
-    return [([photo], {}) for photo in photos]
+        groups = [(photos, {round(i * step): p.pixels for i, p in enumerate(photos) if i})]
+    else:
+        groups = [([photo], {}) for photo in photos]
+    if config.loop:
+        seam, other = (-1, 0) if config.direction == "out" else (0, -1)
+        last = segment_slot_counts(config, len(photos))[seam]
+        group, outer = groups[seam]
+        closing = groups[other][0][0]
+        if last not in outer:
+            groups[seam] = ([*group, closing], {**outer, last: closing.pixels})
+    return groups
 
 
 def save_all_slots(stacks: list[SlotStack], folder: Path) -> None:
