@@ -41,6 +41,7 @@ _SCALE_LEVELS = 4  # texture scales across a ring, from the kept centre's to ful
 _NOISE_FLOOR = 4.0  # detail level (0-255) below which overlap differences are noise
 _FALLOFF_BLOCKS = 1.5  # the seam correction fades out over this many blocks from the known region
 _MIRROR_BLOCKS = 0.2  # the known detail continues, mirrored, this many blocks into the ring
+_MIRROR_LIMIT = 3.0  # ... up to this many times the border's median detail strength
 _DECAY_SHARE = 0.25  # border colours fade into the background model over this share of the known region's smaller side
 
 
@@ -569,8 +570,13 @@ def _mirror_feather(residual: np.ndarray, detail: np.ndarray, known: np.ndarray,
     my, mx = np.where(inside, my, qy), np.where(inside, mx, qx)
     ramp = np.clip(1.0 - (distance[py, px] - 0.5) / width_px, 0.0, 1.0)
     weight = (ramp * ramp * (3.0 - 2.0 * ramp))[:, None]
+    # texture, not features: a light or an edge at the border is not mirrored at full strength
+    mirrored = detail[my, mx]
+    strength = np.linalg.norm(mirrored, axis=1, keepdims=True)
+    limit = _MIRROR_LIMIT * np.median(np.linalg.norm(detail[qy, qx], axis=1)) + _NOISE_FLOOR
+    mirrored *= np.minimum(1.0, limit / np.maximum(strength, 1e-6))
     out = residual.copy()
-    out[py, px] = weight * detail[my, mx] + (1.0 - weight) * residual[py, px]
+    out[py, px] = weight * mirrored + (1.0 - weight) * residual[py, px]
     return out
 
 
