@@ -5,7 +5,8 @@ Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zo
 - seam ratio at the kept centre's border of slots 1-5, at slot 0's photo edges with
   `fit='contain'`, and at both edges of a nest's blend band (goal ≤ 1.15);
 - far-slot texture: ring high-pass of slot 12 over slot 1's (goal ≥ 0.7);
-- loop seam ratio of a 5-slot `--loop` video, and how many frames blend its two sides (goal ≤ 1.2);
+- loop seam ratio of a 5-slot `--loop` video (goal ≤ 1.2), how many frames blend its two
+  sides, and how many seconds of full-frame double exposure that blend amounts to;
 - crop-and-restore at 384 px wide: colour-layout fidelity (dB, goal ≥ 16 mean) and texture
   ratio (goal 0.6-1.4).
 The photos come from scikit-image's data set and gradio's sample images (both installed
@@ -96,8 +97,8 @@ def nest_seams(photo: np.ndarray, outer: np.ndarray) -> tuple[float, float]:
     return quality.seam_ratio(image, quality.centre_box(~mask)), quality.seam_ratio(image, quality.outer_box(mask))
 
 
-def loop_figures(name: str, photo: np.ndarray) -> tuple[float, int]:
-    """Loop seam ratio of a 5-slot looped video (frames at half size), and its blended frames."""
+def loop_figures(name: str, photo: np.ndarray) -> tuple[float, int, float]:
+    """Loop seam ratio of a 5-slot looped video (frames at half size), its blended frames and their double exposure."""
     config = Config(
         width_px=WIDTH, height_px=HEIGHT, slots=LOOP_SLOTS, zoom_per_slot=ZOOM, loop=True, hold_start_s=0.0,
         hold_end_s=0.0, sound="none", label=None,
@@ -108,10 +109,15 @@ def loop_figures(name: str, photo: np.ndarray) -> tuple[float, int]:
         engine=ClassicEngine(), seed=0, outer_photos=outer,
     )  # fmt: skip
     plan = plan_video(config)
-    frames = list(iter_video_frames(plan, [ZoomRenderer(stack.images, ZOOM, (WIDTH // 2, HEIGHT // 2))]))
-    weights = np.array([loop_weight(float(z), LOOP_SLOTS) for z in plan.frame_zooms()])
+    renderer = ZoomRenderer(stack.images, ZOOM, (WIDTH // 2, HEIGHT // 2))
+    frames = list(iter_video_frames(plan, [renderer]))
+    zooms = plan.frame_zooms()
+    weights = np.array([loop_weight(float(z), LOOP_SLOTS) for z in zooms])
     blended = (weights > 0) & (weights < 1)
-    return quality.loop_seam_ratio(frames, blended), int(blended.sum())
+    ours = [renderer.render(float(z)) for z in zooms[blended]]
+    theirs = [renderer.render(float(z) - LOOP_SLOTS) for z in zooms[blended]]
+    ghost_s = quality.double_exposure_s(ours, theirs, weights[blended], plan.fps)
+    return quality.loop_seam_ratio(frames, blended), int(blended.sum()), ghost_s
 
 
 def restore_figures(photo: np.ndarray) -> tuple[float, float]:
@@ -139,7 +145,7 @@ def main(names: list[str]) -> None:
         chain = chain_figures(photo)
         outer = others[names[(i + 1) % len(names)]]
         inner_seam, outer_seam = nest_seams(photo, outer)
-        loop_ratio, blended = loop_figures(name, photo)
+        loop_ratio, blended, ghost_s = loop_figures(name, photo)
         fidelity, texture = restore_figures(photo)
         held = "held out" if PHOTOS[name][1] else "in tests"
         print(f"{name} ({PHOTOS[name][2]}; {held})")
@@ -147,7 +153,7 @@ def main(names: list[str]) -> None:
         print(f"  seam ratio  {' '.join(f'{r:.2f}' for r in chain['seams'])}; contain {contain_seam(photo):.2f}; "
               f"nest band {inner_seam:.2f} / {outer_seam:.2f}")  # fmt: skip
         print(f"  far slots   {chain['far']:.2f} (slot {FAR_SLOTS} / slot 1 ring high-pass)")
-        print(f"  loop seam   {loop_ratio:.2f} ({blended} blended frames)")
+        print(f"  loop seam   {loop_ratio:.2f}; {blended} blended frames, {ghost_s:.2f} s of double exposure")
         print(f"  restore     {fidelity:.1f} dB, texture {texture:.2f}x", flush=True)
 
 

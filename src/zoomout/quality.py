@@ -6,6 +6,7 @@ None needs a ground truth except `ring_fidelity_db` and `texture_ratio` (crop-an
 - `seam_ratio`: a visible rectangle edge where two pictures meet. Seamless ≈ 1, a hard paste ≥ 1.5.
 - `ring_highpass`: texture strength of a ring (a void fades it to 0).
 - `loop_seam_ratio`: how much the frames at a loop's seam change against the frames next to it.
+- `double_exposure_s`: how long, and over how much of the frame, a blend mixes two different pictures.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ SEAM_FLOOR = 1.0  # colour step (0-255 levels) added to both sides of a stretch'
 HIGHPASS_SIGMA_PX = 3.0
 FIDELITY_SIGMA_PX = 8.0
 LOOP_NEIGHBOURS = 6  # changes on either side of a loop's seam it is compared with
+DOUBLE_EXPOSURE_LEVELS = 24  # two pictures differ where a channel differs by more than this (0-255)
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
@@ -176,3 +178,24 @@ def loop_seam_ratio(frames: list[np.ndarray], blended: np.ndarray, *, neighbours
     offsets = np.r_[-neighbours:0, 1 : neighbours + 1]
     ratios = [changes[i] / max(np.median(changes[(i + offsets) % changes.size]), 1e-6) for i in np.flatnonzero(seam)]
     return float(max(ratios))
+
+
+def double_exposure_s(ours: list[np.ndarray], theirs: list[np.ndarray], weights: np.ndarray, fps: float) -> float:
+    """Seconds of full-frame, half-and-half double exposure a blend amounts to.
+
+    Each blended frame counts 4·w·(1 − w) (1 at an even mix) times the share of its pixels
+    where the two pictures differ by more than DOUBLE_EXPOSURE_LEVELS: blending two near-equal
+    pictures costs nothing, a long cross-fade of two unrelated ones costs its whole length.
+
+    Parameters
+    ----------
+    ours, theirs : lists of (H, W[, C]) uint8 ndarray
+        The two sides of each blended frame.
+    weights : (N,) float ndarray
+        The share of `theirs` in each frame.
+    """
+    total = 0.0
+    for a, b, w in zip(ours, theirs, weights):
+        differ = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1) > DOUBLE_EXPOSURE_LEVELS
+        total += 4 * w * (1 - w) * float(differ.mean())
+    return total / fps
