@@ -34,6 +34,7 @@ chromium:
 bench: $(VENV)/.test
 	$(PY) bench/bench_render.py
 	$(PY) bench/bench_classic.py
+	$(PY) bench/bench_picture.py
 	$(PY) bench/bench_engines.py
 	$(PY) bench/bench_sound.py
 	$(PY) bench/bench_memory.py

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from zoomout import quality
 from zoomout.chain import build_chain, fit_photo, save_slots, shrink_slot
 from zoomout.engines import create_engine
 from zoomout.geometry import axis_coverage, place
@@ -97,20 +98,56 @@ def test_save_slots_writes_pngs_and_white_masks(tmp_path, cat_pixels, noise_engi
     assert not list((tmp_path / "slots").glob("*.tmp"))
 
 
-def test_texture_does_not_fade_along_the_chain(cat_pixels):
-    """Far slots keep the texture of the near ones (no zoom-out into a flat void)."""
-    import cv2
+@pytest.fixture(scope="module")
+def coffee_pixels() -> np.ndarray:
+    return pytest.importorskip("skimage.data").coffee()
 
-    stack = build_chain(
-        cat_pixels, width_px=270, height_px=480, slots=6, zoom_per_slot=2.0, fit="contain",
-        engine=create_engine("classic"), seed=0,
+
+@pytest.fixture(scope="module")
+def rocket_pixels() -> np.ndarray:
+    return pytest.importorskip("skimage.data").rocket()
+
+
+def classic_chain(photo, slots, *, fit="cover", size=(270, 480), outer_photos=None):
+    return build_chain(
+        photo, width_px=size[0], height_px=size[1], slots=slots, zoom_per_slot=2.0, fit=fit,
+        engine=create_engine("classic"), seed=0, outer_photos=outer_photos,
     )  # fmt: skip
 
-    def ring_texture(k):
-        grey = cv2.cvtColor(stack.images[k], cv2.COLOR_RGB2GRAY).astype(np.float32)
-        return float((grey - cv2.GaussianBlur(grey, (0, 0), 3))[stack.masks[k]].std())
 
-    assert ring_texture(6) > 0.7 * ring_texture(1) > 0
+@pytest.mark.parametrize("name", ["cat_pixels", "coffee_pixels", "rocket_pixels"])
+def test_no_searchlight_rays_along_the_chain(request, name):
+    """Ray index ≤ 1.10 on every slot (real surroundings ≈ 0.95; a membrane fill reached 1.3–5)."""
+    stack = classic_chain(request.getfixturevalue(name), 5)
+    rays = [quality.ray_index(image, mask) for image, mask in zip(stack.images[1:], stack.masks[1:])]
+    assert max(rays) <= 1.10, rays
+
+
+@pytest.mark.parametrize("name", ["cat_pixels", "coffee_pixels"])
+def test_no_visible_rectangle_at_the_kept_centre(request, name):
+    stack = classic_chain(request.getfixturevalue(name), 5)
+    seams = [quality.seam_ratio(image, quality.centre_box(~mask)) for image, mask in zip(stack.images[1:], stack.masks[1:])]
+    assert max(seams) <= 1.15, seams
+
+
+def test_no_visible_line_at_the_photo_edges_with_contain(cat_pixels):
+    stack = classic_chain(cat_pixels, 0, fit="contain")
+    assert quality.seam_ratio(stack.images[0], quality.centre_box(~stack.masks[0])) <= 1.15
+
+
+def test_nest_band_blends_at_both_edges(cat_pixels, coffee_pixels):
+    stack = classic_chain(cat_pixels, 2, outer_photos={2: coffee_pixels})
+    image, mask = stack.images[2], stack.masks[2]
+    inner, outer = quality.seam_ratio(image, quality.centre_box(~mask)), quality.seam_ratio(image, quality.outer_box(mask))
+    assert max(inner, outer) <= 1.15, (inner, outer)
+
+
+@pytest.mark.parametrize("name", ["cat_pixels", "rocket_pixels"])
+def test_texture_does_not_fade_along_the_chain(request, name):
+    """Slot 12 keeps ≥ 0.7× slot 1's ring texture: no zoom-out into a flat void (the rocket's sky included)."""
+    stack = classic_chain(request.getfixturevalue(name), 12)
+    first, last = (quality.ring_highpass(stack.images[k], stack.masks[k]) for k in (1, 12))
+    assert last >= 0.7 * first > 0, (first, last)
 
 
 def test_save_slots_copies_what_the_cache_holds_byte_for_byte(tmp_path, cat_pixels, noise_engine):

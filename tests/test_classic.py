@@ -11,8 +11,10 @@ import cv2
 import numpy as np
 import pytest
 
+from zoomout import quality
 from zoomout.engines import create_engine
 from zoomout.engines.classic import ClassicEngine
+from zoomout.quality import gradient_magnitude
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -39,11 +41,6 @@ def noise_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     smooth = cv2.resize(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8), (width, height))
     return np.clip(smooth + rng.normal(0, 12, (height, width, 3)), 0, 255).astype(np.uint8)
-
-
-def gradient_magnitude(image: np.ndarray) -> np.ndarray:
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
 
 
 def clone_matches(image: np.ndarray, mask: np.ndarray) -> int:
@@ -237,3 +234,28 @@ def test_no_seam_around_the_known_centre(restored, name):
         border.astype(np.uint8), np.ones((7, 7), np.uint8)
     ).astype(bool)
     assert magnitude[border].mean() < 1.5 * magnitude[near].mean(), (magnitude[border].mean(), magnitude[near].mean())
+
+
+def test_ring_keeps_the_lead_on_colour_layout_and_texture(restored):
+    """Colour-layout fidelity (PSNR after a σ = 8 px blur) ≥ 16 dB on average, texture 0.6–1.4× the truth's."""
+    fidelity = [quality.ring_fidelity_db(classic, truth, mask) for truth, mask, classic, _, _ in restored.values()]
+    texture = [quality.texture_ratio(classic, truth, mask) for truth, mask, classic, _, _ in restored.values()]
+    assert np.mean(fidelity) >= 16.0, fidelity
+    assert 0.6 <= np.mean(texture) <= 1.4, texture
+
+
+def test_ring_draws_no_rays(restored):
+    """The ray index of the restored ring is near the real surroundings', far below Telea's radial smear."""
+    ours = [quality.ray_index(classic, mask) for _, mask, classic, _, _ in restored.values()]
+    telea = [quality.ray_index(smeared, mask) for _, mask, _, smeared, _ in restored.values()]
+    assert max(ours) <= 1.10, ours
+    assert min(telea) >= 1.5 * max(ours), (telea, ours)
+
+
+def test_seam_ratio_tells_a_hard_paste_from_the_photo_itself(restored):
+    """The measure the chain tests rely on: a hard paste of another picture scores high, the real photo ≈ 1."""
+    truth, mask, _, _, _ = restored["chelsea"]
+    box = quality.centre_box(~mask)
+    pasted = np.where(mask[..., None], restored["coffee"][0][: mask.shape[0], : mask.shape[1]], truth).astype(np.uint8)
+    assert quality.seam_ratio(truth, box) <= 1.15
+    assert quality.seam_ratio(pasted, box) >= 1.5

@@ -1,13 +1,18 @@
 """Montage, nest, directions, easings and loops: the timeline and the frames it makes."""
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
-from zoomout import Config, ConfigError, make_video, plan_video
+from zoomout import Config, ConfigError, make_video, plan_video, quality
 from zoomout.chain import build_chain
-from zoomout.frames import iter_video_frames
+from zoomout.engines import create_engine
+from zoomout.frames import iter_video_frames, loop_weight
+from zoomout.load import Photo
+from zoomout.pipeline import chain_groups
 from zoomout.plan import EASINGS
 from zoomout.render import ZoomRenderer
 
@@ -102,15 +107,47 @@ def loop_frames(stack, plan):
 
 @pytest.mark.parametrize("direction", ["out", "in"])
 def test_loop_seam_is_no_larger_than_an_ordinary_frame_step(cat_pixels, noise_engine, direction):
-    stack = build_chain(cat_pixels, width_px=96, height_px=160, slots=3, zoom_per_slot=2.0, fit="cover", engine=noise_engine, seed=0)
     config = Config(**{**BASE, "hold_start_s": 0.0, "hold_end_s": 0.0}, slots=3, loop=True, direction=direction)
+    [(_, outer)] = chain_groups(config, [Photo(Path("cat.png"), cat_pixels, "0" * 64, ())])
+    kwargs = dict(width_px=96, height_px=160, slots=3, zoom_per_slot=2.0, fit="cover", engine=noise_engine, seed=0)
+    stack = build_chain(cat_pixels, outer_photos=outer, **kwargs)
     frames = np.array(loop_frames(stack, plan_video(config)), dtype=np.float64)
     steps = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))
     seam = np.abs(frames[-1] - frames[0]).mean()
     assert seam <= np.median(steps) * 1.5
-    # without the loop the seam is a jump
-    plain = np.array(loop_frames(stack, plan_video(Config(**{**config.to_dict(), "loop": False}))), dtype=np.float64)
+    # without the loop (and its closed chain) the seam is a jump
+    plain_config = Config(**{**config.to_dict(), "loop": False})
+    plain = np.array(loop_frames(build_chain(cat_pixels, **kwargs), plan_video(plain_config)), dtype=np.float64)
     assert np.abs(plain[-1] - plain[0]).mean() > 2.5 * np.median(steps)
+
+
+@pytest.mark.parametrize("direction", ["out", "in"])
+def test_loop_closes_the_chain_on_the_photo_it_returns_to(cat_pixels, direction):
+    """The seam chain's last slot takes the other side's photo as its outside; other chains stay open."""
+    photos = [Photo(Path(f"{i}.png"), cat_pixels[:, i * 10 :], f"{i}" * 64, ()) for i in range(3)]
+    config = Config(**BASE, slots=6, slots_per_photo=2, loop=True, direction=direction)
+    groups = chain_groups(config, photos)
+    seam, other = (2, 0) if direction == "out" else (0, 2)
+    assert [p.sha256 for p in groups[seam][0]] == [photos[seam].sha256, photos[other].sha256]  # a cache key of its own
+    assert list(groups[seam][1]) == [2] and groups[seam][1][2] is photos[other].pixels
+    assert all(not outer for i, (_, outer) in enumerate(groups) if i != seam)
+    assert all(not outer for _, outer in chain_groups(Config(**BASE, slots=6, slots_per_photo=2), photos))
+
+
+def test_loop_seam_blends_briefly_without_a_jump(cat_pixels):
+    """A closed classic chain: the seam's frame changes stay within 1.2× their neighbours', over half a slot."""
+    config = Config(**{**BASE, "hold_start_s": 0.0, "hold_end_s": 0.0, "width_px": 180, "height_px": 320, "seconds_per_slot": 1.5}, slots=3, loop=True)
+    [(_, outer)] = chain_groups(config, [Photo(Path("cat.png"), cat_pixels, "0" * 64, ())])
+    stack = build_chain(
+        cat_pixels, width_px=180, height_px=320, slots=3, zoom_per_slot=2.0, fit="cover",
+        engine=create_engine("classic"), seed=0, outer_photos=outer,
+    )  # fmt: skip
+    plan = plan_video(config)
+    frames = list(iter_video_frames(plan, [ZoomRenderer(stack.images, 2.0, (180, 320))]))
+    weights = np.array([loop_weight(float(z), 3) for z in plan.frame_zooms()])
+    blended = (weights > 0) & (weights < 1)
+    assert quality.loop_seam_ratio(frames, blended) <= 1.2
+    assert blended.sum() <= 0.5 * plan.fps * config.seconds_per_slot + 1
 
 
 def test_montage_of_different_ratios_end_to_end(tmp_path, small_cat, cat_pixels):

@@ -18,9 +18,12 @@ FLASH_S = 0.25  # a white flash on a cut fades out over this long
 FADE_S = 0.5  # a fade crossfades the end of one part into the next over at most this long
 
 
+LOOP_BLEND_SLOTS = 0.5  # the loop's seam blends its two sides over this much of the last slot
+
+
 def loop_weight(z: float, slots: int) -> float:
-    """Share of the loop's other side in a frame at z: 0 until z = slots − 1, then eased to 1 at z = slots."""
-    u = min(max(z - (slots - 1), 0.0), 1.0)
+    """Share of the loop's other side in a frame at z: 0 until LOOP_BLEND_SLOTS before z = slots, then eased to 1."""
+    u = min(max((z - slots) / LOOP_BLEND_SLOTS + 1.0, 0.0), 1.0)
     return u * u * (3 - 2 * u)
 
 
@@ -29,7 +32,9 @@ def iter_video_frames(plan: Plan, renderers: list[ZoomRenderer] | list[I420ZoomR
 
     With `plan.loop`, the outermost slot of the part at the seam crossfades into the other
     side's photo magnified by the same zoom (`z − N` in that chain: both move at the same
-    speed), so the frame at the seam is exactly the frame on the other side of it.
+    speed), so the frame at the seam is exactly the frame on the other side of it. The chain
+    closes on itself (its last slot's outside is that photo), so the two sides differ only in
+    the last slot's centre, and the blend is short.
     """
     chains, zooms = plan.frame_views()
     seam_chain = {"out": chains[-1], "in": chains[0]}.get(plan.direction)

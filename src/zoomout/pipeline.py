@@ -15,22 +15,22 @@ from .atomic import remove_leftovers, temporary_beside
 from .cache import chain_key, count_cached, default_cache_dir, open_slot_cache, prune
 from .chain import SlotStack, build_chain, save_slots
 from .config import Config
+from .container import publish_video
+from .credentials import SigningCredentials, load_signing_credentials
 from .encode import EncodeSettings, Mp4Writer
 from .engines import AUTO, Engine, check_engine_options, choose_engine, create_engine, engine_class, options_class
 from .errors import ConfigError, EngineUnavailableError, OutputError, PhotoError
 from .frames import iter_video_frames
 from .label import Label, label_frames, make_label
 from .load import MIN_SIDE_PX, Photo, load_photos
-from .outputs import check_output_file, check_output_folder
-from .plan import Plan
-from .progress import ProgressCallback, ProgressEvent
-from .container import publish_video
-from .credentials import SigningCredentials, load_signing_credentials
 from .manifest import build_manifest, sidecar_path
+from .outputs import check_output_file, check_output_folder
+from .plan import Plan, Timeline, plan_timeline, segment_slot_counts
+from .progress import ProgressCallback, ProgressEvent
 from .render import I420ZoomRenderer
 from .resources import MemoryEstimate, check_disk_space, disk_bytes_needed, estimate_memory
 from .sheet import write_contact_sheet
-from .sound import Timeline, make_soundtrack, plan_timeline
+from .sound import make_soundtrack
 
 
 @dataclass(frozen=True)
@@ -324,11 +324,25 @@ def outpaint_chains(
 
 
 def chain_groups(config: Config, photos: list[Photo]) -> list[tuple[list[Photo], dict[int, np.ndarray]]]:
-    """The photos of each chain and the slots they become the outside of (a nest's further photos)."""
+    """The photos of each chain and the slots they become the outside of (a nest's further photos).
+
+    A loop closes on itself: the last slot of the chain at the seam takes as its outside the
+    photo the video returns to, so the seam only blends what truly differs (see `frames`).
+    A nest whose last slot is already a photo stays open.
+    """
     if config.nest:
         step = config.slots / (len(photos) - 1)
-        return [(photos, {round(i * step): p.pixels for i, p in enumerate(photos) if i})]
-    return [([photo], {}) for photo in photos]
+        groups = [(photos, {round(i * step): p.pixels for i, p in enumerate(photos) if i})]
+    else:
+        groups = [([photo], {}) for photo in photos]
+    if config.loop:
+        seam, other = (-1, 0) if config.direction == "out" else (0, -1)
+        last = segment_slot_counts(config, len(photos))[seam]
+        group, outer = groups[seam]
+        closing = groups[other][0][0]
+        if last not in outer:
+            groups[seam] = ([*group, closing], {**outer, last: closing.pixels})
+    return groups
 
 
 def save_all_slots(stacks: list[SlotStack], folder: Path) -> None:

@@ -4,15 +4,16 @@ Plain PatchMatch copies the best-matching patches from anywhere, so a portrait g
 extra eyes in the ring; diffusion inpainting (Telea) smears edge colours into streaks;
 mirroring repeats the subject. This engine splits the image into two layers:
 
-- structure, the low frequencies: a membrane (Laplace) fill at low resolution
-  continues the colour layout of the known border into the ring (sky stays sky, the
-  far edge never goes dark);
+- structure, the low frequencies: at low resolution, the border's local colours fade
+  into the mean colour of the known region's outer band (most likely background), so the
+  far edge never goes dark and no radial rays appear, as they do when a membrane fill
+  carries every border colour to infinity;
 - texture, the detail (image minus structure): image quilting in onion-peel order,
   blocks taken only from the outer band of the known region (most likely background),
   chosen by overlap match, colour match to the structure, a penalty for distinctive
   patches (eyes, text) and a penalty for reusing a source region.
 
-A smoothed correction of the residual mismatch along the known border removes the seam.
+A gradient-domain correction of the mismatch along the known border removes the seam.
 """
 
 from __future__ import annotations
@@ -38,14 +39,18 @@ _COLOUR_SCALE = 12.0  # structure colour difference (0-255 levels) that costs as
 _ENERGY_WEIGHT = 0.5  # weight of the squared log ratio of a block's texture strength to the expected one
 _SCALE_LEVELS = 4  # texture scales across a ring, from the kept centre's to full size
 _NOISE_FLOOR = 4.0  # detail level (0-255) below which overlap differences are noise
+_FALLOFF_BLOCKS = 1.5  # the seam correction fades out over this many blocks from the known region
+_MIRROR_BLOCKS = 0.2  # the known detail continues, mirrored, this many blocks into the ring
+_MIRROR_LIMIT = 3.0  # ... up to this many times the border's median detail strength
+_DECAY_SHARE = 0.25  # border colours fade into the background model over this share of the known region's smaller side
 
 
 class ClassicEngine(Engine):
-    """Background extension by a membrane-filled structure layer and band-sourced image quilting."""
+    """Background extension by a structure layer that fades into a background model, and band-sourced image quilting."""
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "3"
+    revision: ClassVar[str] = "4"
     uses_reference: ClassVar[bool] = True
     trained_model: ClassVar[bool] = False
 
@@ -64,7 +69,7 @@ class ClassicEngine(Engine):
         image_pad[~known_pad] = 0.0
 
         # 2. Structure: low-frequency extension of the known colours over everything
-        structure = _membrane_fill(image_pad, known_pad, cell=max(block // 3, 2))
+        structure = _structure_fill(image_pad, known_pad, cell=max(block // 3, 2), decay_px=_DECAY_SHARE * _smaller_side(known))
         detail = np.where(known_pad[..., None], image_pad - structure, 0.0).astype(np.float32)
 
         # 3. Source positions: whole blocks of the known region, centred in its outer band; with
@@ -85,8 +90,10 @@ class ClassicEngine(Engine):
             detail, structure, known_pad, mask, pad, block, sources, rng, source_layers
         )
 
-        # 5. Seam: spread the low-frequency mismatch along the known border into the ring
-        residual += _seam_correction(seam_diff, seam_weight, sigma=max(block / 4, 1.0))
+        # 5. Seam: carry the mismatch along the known border into the ring (gradient-domain blend),
+        #    and let the known detail go on, mirrored, for the first few pixels
+        residual += _seam_correction(seam_diff, seam_weight, known_pad, falloff_px=_FALLOFF_BLOCKS * block)
+        residual = _mirror_feather(residual, detail, known_pad, width_px=max(_MIRROR_BLOCKS * block, 2.0))
 
         # 6. Compose: structure + detail, back to the image frame
         out = structure + residual
@@ -104,10 +111,9 @@ class ClassicEngine(Engine):
 
 
 def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.ndarray:
-    """Smooth colour extension of the known pixels: a Laplace (membrane) fill at low resolution.
+    """Smooth extension of the known values: a Laplace (membrane) fill at low resolution.
 
-    The fill continues each border colour of the known region outward and meets the
-    others smoothly; the image border is free (Neumann), so nothing goes dark there.
+    Carries each border value outward (used for texture strength, where that is wanted).
 
     Parameters
     ----------
@@ -115,49 +121,156 @@ def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.nda
         Values (colours, texture energy), zero where unknown.
     known : (H, W) bool ndarray
     cell : int
-        Low-resolution cell size in pixels: detail below it belongs to the texture.
+        Low-resolution cell size in pixels: detail below it is left out.
 
     Returns
     -------
     (H, W, C) float32 ndarray
         The values extended everywhere.
     """
+    colour, fixed = _low_resolution(image, known, cell)
+    if not fixed.all():
+        colour[~fixed] = _membrane_solve(colour, fixed)
+    return _full_resolution(colour, known.shape)
+
+
+def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px: float) -> np.ndarray:
+    """Colour layout of the ring: border colours that decay toward a smooth model of the background.
+
+    A membrane fill carries every border colour to infinity: over a chain the dark and bright
+    parts of the border become cones and beams radiating from the photo. Here the ring is
+    b + a membrane fill of the border's offset from b, faded by a Gaussian of the distance to
+    the known region (σ√2 = `decay_px`), with b the outer band's mean colour: near the photo
+    its sky stays above and its floor below, farther out the ring is background with no
+    preferred direction. It does what a screened Poisson fill (Δ − k²)u = −k²·b does, but
+    its fade starts flat: the screened fill's exponential leaves the border with a kink in
+    the colour's slope, which shows as a line around the photo.
+
+    Parameters
+    ----------
+    image : (H, W, 3) float32 ndarray
+        Colours, zero where unknown.
+    known : (H, W) bool ndarray
+    cell : int
+        Low-resolution cell size in pixels: detail below it belongs to the texture.
+    decay_px : float
+
+    Returns
+    -------
+    (H, W, 3) float32 ndarray
+    """
+    colour, fixed = _low_resolution(image, known, cell)
+    if fixed.all():
+        return _full_resolution(colour, known.shape)
+    background = _background_model(colour, fixed)
+    offset = colour - background
+    open_ring = _reaches_the_edge(~fixed)
+    if open_ring.any():
+        # a Gaussian fade is flat at the border: the ring leaves the border's colours without a kink
+        offset[open_ring] = _membrane_solve(offset, ~open_ring)
+        distance = cv2.distanceTransform((~fixed).astype(np.uint8), cv2.DIST_L2, 3)
+        offset[open_ring] *= np.exp(-((distance[open_ring] * cell / decay_px) ** 2))[:, None]
+    enclosed = ~fixed & ~open_ring
+    if enclosed.any():
+        # a band between known regions (a nest's) draws no rays: a thin plate spans it smoothly
+        offset[enclosed] = _membrane_solve(offset, ~enclosed, order=2)
+    return _full_resolution(background + offset, known.shape)
+
+
+def _reaches_the_edge(region: np.ndarray) -> np.ndarray:
+    """(h, w) bool: the pixels of `region` connected to the image's edge within it."""
+    _, labels = cv2.connectedComponents(region.astype(np.uint8), connectivity=4)
+    edge_labels = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    return region & np.isin(labels, edge_labels[edge_labels > 0])
+
+
+def _low_resolution(image: np.ndarray, known: np.ndarray, cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w, C) float64 mean known value per cell, and (h, w) bool cells that are at least half known."""
     height, width = known.shape
     size = (max(width // cell, 1), max(height // cell, 1))
     weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
-    colour = cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(*weight.shape, -1)
+    colour = cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(*weight.shape, -1).astype(np.float64)
     colour /= np.maximum(weight, 1e-6)[..., None]
-    fixed = weight >= min(0.5, weight.max())
-    rows, cols = weight.shape
-    index = np.full(weight.shape, -1)
-    free = ~fixed
-    index[free] = np.arange(free.sum())
-    if free.any():
-        # graph Laplacian of the free cells; fixed neighbours move to the right-hand side
-        matrix_rows, matrix_cols, rhs = [], [], np.zeros((free.sum(), colour.shape[2]))
-        degree = np.zeros(free.sum())
-        fy, fx = np.nonzero(free)
-        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
-            ny, nx = fy + dy, fx + dx
-            inside = (ny >= 0) & (ny < rows) & (nx >= 0) & (nx < cols)
-            me, ny, nx = index[fy[inside], fx[inside]], ny[inside], nx[inside]
-            degree += np.bincount(me, minlength=free.sum())
-            neighbour_free = free[ny, nx]
-            matrix_rows.append(me[neighbour_free])
-            matrix_cols.append(index[ny[neighbour_free], nx[neighbour_free]])
-            np.add.at(rhs, me[~neighbour_free], colour[ny[~neighbour_free], nx[~neighbour_free]])
-        r, c = np.concatenate(matrix_rows), np.concatenate(matrix_cols)
-        laplacian = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(free.sum(),) * 2)
-        laplacian = sparse.diags(degree) - laplacian
-        colour[free] = sparse_linalg.spsolve(laplacian.tocsc(), rhs).reshape(-1, colour.shape[2])
-    filled = cv2.resize(colour.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
-    return filled.reshape(height, width, -1)
+    return colour, weight >= min(0.5, weight.max())
+
+
+def _full_resolution(colour: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    height, width = shape
+    return cv2.resize(colour.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC).reshape(height, width, -1)
+
+
+def _background_model(colour: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """(C,) mean colour of the outer band of the fixed cells: the known region's most likely background.
+
+    The band is the fixed cells within _BAND_FRACTION of the known region's smaller side of
+    a free cell. A constant, not a plane: a plane that keeps the band's slope saturates into
+    a horizon through the photo within a few slots (ray index 2.4 on the coffee photo), and
+    one that keeps 1/zoom of it meets the previous slot's at another level, which stacks up
+    into a corridor of nested rectangles (ray index 1.3 on the camera photo).
+    """
+    ys, xs = np.nonzero(fixed)
+    side = max(min(np.ptp(ys), np.ptp(xs)) + 1, 1)
+    depth = cv2.distanceTransform(fixed.astype(np.uint8), cv2.DIST_L2, 3)
+    band = fixed & (depth <= max(_BAND_FRACTION * side, 1.5))
+    return colour[band].mean(axis=0)
+
+
+def _membrane_solve(values: np.ndarray, fixed: np.ndarray, *, order: int = 1) -> np.ndarray:
+    """Values of the free cells solving Δᵒʳᵈᵉʳu = 0, u = `values` at the fixed cells (the image border is free).
+
+    order 1 is the membrane (Laplace) fill; order 2 the thin plate (biharmonic), which also
+    continues the fixed cells' slope, so a band between two known regions leaves neither
+    with a kink.
+
+    Parameters
+    ----------
+    values : (h, w, C) float64 ndarray
+    fixed : (h, w) bool ndarray
+
+    Returns
+    -------
+    (F, C) float64 ndarray
+        Free cells in row-major order.
+    """
+    rows, cols = fixed.shape
+    laplacian = _grid_laplacian(rows, cols)
+    operator = (laplacian @ laplacian if order == 2 else laplacian).tocsr()
+    free = ~fixed.ravel()
+    rhs = -(operator[free][:, ~free] @ values.reshape(rows * cols, -1)[~free])
+    return sparse_linalg.spsolve(operator[free][:, free].tocsc(), rhs).reshape(int(free.sum()), -1)
+
+
+def _grid_laplacian(rows: int, cols: int) -> sparse.csr_matrix:
+    """(rows·cols, rows·cols) graph Laplacian (degree − adjacency) of the 4-connected grid, row-major."""
+    index = np.arange(rows * cols).reshape(rows, cols)
+    pairs = [(index[:, :-1], index[:, 1:]), (index[:-1], index[1:])]
+    a = np.concatenate([p[0].ravel() for p in pairs])
+    b = np.concatenate([p[1].ravel() for p in pairs])
+    adjacency = sparse.csr_matrix((np.ones(2 * a.size), (np.r_[a, b], np.r_[b, a])), shape=(rows * cols,) * 2)
+    return (sparse.diags(np.asarray(adjacency.sum(axis=1)).ravel()) - adjacency).tocsr()
+
+
+def _smaller_side(known: np.ndarray) -> int:
+    """The smaller side of the known region's bounding box, in pixels."""
+    ys, xs = np.nonzero(known)
+    return int(min(np.ptp(ys), np.ptp(xs))) + 1
 
 
 def _zoom_of(known: np.ndarray) -> float:
-    """The zoom a ring stands for: the image's width over the known region's (1 when it spans it)."""
-    cols = np.flatnonzero(known.any(axis=0))
-    return known.shape[1] / max(cols[-1] - cols[0] + 1, 1) if cols.size else 1.0
+    """The zoom a ring stands for: the image's width over the kept centre's (1 when it spans it).
+
+    The kept centre is the run of known pixels through the middle row: in a nest's slot the
+    photo around the blend band is known too, and the band meets the shrunk centre's texture.
+    """
+    height, width = known.shape
+    middle = known[height // 2]
+    if not middle.any():
+        return 1.0
+    unknown = np.flatnonzero(~middle)
+    centre = width // 2 if middle[width // 2] else int(np.flatnonzero(middle)[0])
+    left, right = unknown[unknown < centre], unknown[unknown > centre]
+    run = (right[0] if right.size else width) - (left[-1] + 1 if left.size else 0)
+    return width / max(run, 1)
 
 
 def _reference_sources(
@@ -396,23 +509,100 @@ def _quilt(
     return residual, seam_diff, seam_weight
 
 
-def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, *, sigma: float) -> np.ndarray:
-    """Smoothed known-minus-synthesis mismatch, fading out a few sigma into the ring.
+def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, known: np.ndarray, *, falloff_px: float) -> np.ndarray:
+    """Known-minus-synthesis mismatch along the known border, carried into the ring (gradient-domain blend).
+
+    The mismatch is interpolated by pull-push (a pyramid of normalised averages): next to
+    the border the correction equals the mismatch pixel for pixel, so the ring continues
+    the known pixels without a step, and farther out only its coarser scales remain, as in
+    a membrane (Poisson) blend. It fades out over `falloff_px` from the known region.
 
     Parameters
     ----------
     seam_diff : (H, W, 3) float32 ndarray
+        Summed known-minus-synthesis differences where blocks overlapped known pixels.
     seam_weight : (H, W) float32 ndarray
+        How many differences each pixel summed.
+    known : (H, W) bool ndarray
 
     Returns
     -------
     (H, W, 3) float32 ndarray
         Correction to add to the detail layer (known pixels are pasted back anyway).
     """
-    # blurred at a quarter of the size: the correction is smooth, and full-size blurs are slow
-    height, width = seam_weight.shape
-    small = (max(width // 4, 1), max(height // 4, 1))
-    numerator = cv2.GaussianBlur(cv2.resize(seam_diff, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / 4)
-    denominator = cv2.GaussianBlur(cv2.resize(seam_weight, small, interpolation=cv2.INTER_AREA), (0, 0), sigma / 4)
-    correction = numerator / np.maximum(denominator, 0.25)[..., None]
-    return cv2.resize(correction, (width, height), interpolation=cv2.INTER_LINEAR)
+    correction = _pull_push(seam_diff, seam_weight)
+    distance = cv2.distanceTransform((~known).astype(np.uint8), cv2.DIST_L2, 3)
+    return correction * np.exp(-distance / falloff_px)[..., None]
+
+
+def _mirror_feather(residual: np.ndarray, detail: np.ndarray, known: np.ndarray, *, width_px: float) -> np.ndarray:
+    """The ring's detail next to the known region faded from the known detail mirrored across the border.
+
+    A step between the known texture and a synthesised one shows as a line however well their
+    colours are matched; the mirror image of the last few known pixels continues the texture
+    with no step, and a few pixels are too few to repeat anything recognisable.
+
+    Parameters
+    ----------
+    residual : (H, W, 3) float32 ndarray
+        Detail layer with the ring filled.
+    detail : (H, W, 3) float32 ndarray
+        Known detail, zero elsewhere.
+    known : (H, W) bool ndarray
+
+    Returns
+    -------
+    (H, W, 3) float32 ndarray
+    """
+    distance, labels = cv2.distanceTransformWithLabels(
+        (~known).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    near = ~known & (distance < width_px)
+    if not near.any():
+        return residual
+    # labels number the known pixels in scan order: the nearest known pixel q of each ring pixel p
+    known_y, known_x = np.nonzero(known)
+    py, px = np.nonzero(near)
+    nearest = labels[py, px] - 1
+    qy, qx = known_y[nearest], known_x[nearest]
+    height, width = known.shape
+    my, mx = np.clip(2 * qy - py, 0, height - 1), np.clip(2 * qx - px, 0, width - 1)
+    inside = known[my, mx]
+    my, mx = np.where(inside, my, qy), np.where(inside, mx, qx)
+    ramp = np.clip(1.0 - (distance[py, px] - 0.5) / width_px, 0.0, 1.0)
+    weight = (ramp * ramp * (3.0 - 2.0 * ramp))[:, None]
+    # texture, not features: a light or an edge at the border is not mirrored at full strength
+    mirrored = detail[my, mx]
+    strength = np.linalg.norm(mirrored, axis=1, keepdims=True)
+    limit = _MIRROR_LIMIT * np.median(np.linalg.norm(detail[qy, qx], axis=1)) + _NOISE_FLOOR
+    mirrored *= np.minimum(1.0, limit / np.maximum(strength, 1e-6))
+    out = residual.copy()
+    out[py, px] = weight * mirrored + (1.0 - weight) * residual[py, px]
+    return out
+
+
+def _pull_push(total: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Smooth interpolation of sparse samples: value total/weight where weight ≥ 1, pyramid fill elsewhere.
+
+    Parameters
+    ----------
+    total : (H, W, C) float32 ndarray
+        Sums of samples.
+    weight : (H, W) float32 ndarray
+        Number of samples summed per pixel.
+
+    Returns
+    -------
+    (H, W, C) float32 ndarray
+    """
+    height, width = weight.shape
+    if min(height, width) < 2 or weight.max() <= 0:
+        return np.zeros_like(total)
+    # pull: sums over 2x2 cells, level by level (INTER_AREA averages, so 4x)
+    smaller_total = cv2.resize(total, ((width + 1) // 2, (height + 1) // 2), interpolation=cv2.INTER_AREA) * 4
+    smaller_weight = cv2.resize(weight, ((width + 1) // 2, (height + 1) // 2), interpolation=cv2.INTER_AREA) * 4
+    coarse = _pull_push(smaller_total.reshape(*smaller_weight.shape, -1), smaller_weight)
+    # push: the coarse estimate where this level has less than one sample
+    estimate = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_LINEAR).reshape(total.shape)
+    alpha = np.minimum(weight, 1.0)[..., None]
+    return alpha * total / np.maximum(weight, 1e-6)[..., None] + (1 - alpha) * estimate

@@ -1,0 +1,161 @@
+"""Picture quality of the classic engine over chains, per photo (the measures of `zoomout.quality`).
+
+Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zoom 2):
+- ray index of slots 1-5 (real surroundings ≈ 0.95; goal ≤ 1.10);
+- seam ratio at the kept centre's border of slots 1-5, at slot 0's photo edges with
+  `fit='contain'`, and at both edges of a nest's blend band (goal ≤ 1.15);
+- far-slot texture: ring high-pass of slot 12 over slot 1's (goal ≥ 0.7);
+- loop seam ratio of a 5-slot `--loop` video (goal ≤ 1.2), how many frames blend its two
+  sides, and how many seconds of full-frame double exposure that blend amounts to;
+- crop-and-restore at 384 px wide: colour-layout fidelity (dB, goal ≥ 16 mean) and texture
+  ratio (goal 0.6-1.4).
+The photos come from scikit-image's data set and gradio's sample images (both installed
+with the dev dependencies); those marked `held out` are in no test.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from zoomout import quality
+from zoomout.chain import build_chain, fit_photo
+from zoomout.config import Config
+from zoomout.engines.classic import ClassicEngine
+from zoomout.frames import iter_video_frames, loop_weight
+from zoomout.load import Photo
+from zoomout.pipeline import chain_groups
+from zoomout.plan import plan_video
+from zoomout.render import ZoomRenderer
+
+WIDTH, HEIGHT, ZOOM = 540, 960, 2.0
+FAR_SLOTS = 12
+LOOP_SLOTS = 5
+
+
+def _data_dir(package: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    return Path(spec.origin).parent if spec and spec.origin else Path("/nonexistent")
+
+
+SKIMAGE = _data_dir("skimage") / "data"
+GRADIO = _data_dir("gradio") / "media_assets" / "images"
+# name: (file, held out of the tests, kind)
+PHOTOS = {
+    "chelsea": (SKIMAGE / "chelsea.png", False, "animal, close-up"),
+    "coffee": (SKIMAGE / "coffee.png", False, "object"),
+    "rocket": (SKIMAGE / "rocket.jpg", False, "landscape, dusk"),
+    "astronaut": (SKIMAGE / "astronaut.png", False, "person"),
+    "camera": (SKIMAGE / "camera.png", True, "person, bright sky, grey"),
+    "motorcycle": (SKIMAGE / "motorcycle_left.png", True, "object, indoors"),
+    "hubble": (SKIMAGE / "hubble_deep_field.jpg", True, "dark"),
+    "cheetah": (GRADIO / "cheetah.jpg", True, "animal, motion blur"),
+    "lion": (GRADIO / "lion.jpg", True, "animal, rocks"),
+    "tower": (GRADIO / "tower.jpg", True, "landmark, bright sky"),
+    "groot": (GRADIO / "groot.jpeg", True, "figure, landscape"),
+}
+
+
+def load(name: str) -> np.ndarray:
+    return np.asarray(Image.open(PHOTOS[name][0]).convert("RGB"))
+
+
+def chain_figures(photo: np.ndarray) -> dict[str, object]:
+    """Ray index and seam ratio of slots 1-5, and the far-slot texture ratio, from one 12-slot chain."""
+    stack = build_chain(
+        photo, width_px=WIDTH, height_px=HEIGHT, slots=FAR_SLOTS, zoom_per_slot=ZOOM, fit="cover",
+        engine=ClassicEngine(), seed=0,
+    )  # fmt: skip
+    slots = range(1, 6)
+    return {
+        "rays": [quality.ray_index(stack.images[k], stack.masks[k]) for k in slots],
+        "seams": [quality.seam_ratio(stack.images[k], quality.centre_box(~stack.masks[k])) for k in slots],
+        "far": quality.ring_highpass(stack.images[-1], stack.masks[-1]) / quality.ring_highpass(stack.images[1], stack.masks[1]),
+    }
+
+
+def contain_seam(photo: np.ndarray) -> float:
+    """Seam ratio at the photo's edges in slot 0 with fit 'contain'."""
+    image, unknown = fit_photo(photo, WIDTH, HEIGHT, "contain")
+    slot = ClassicEngine().outpaint(image, unknown, seed=0, slot=0)
+    return quality.seam_ratio(slot, quality.centre_box(~unknown))
+
+
+def nest_seams(photo: np.ndarray, outer: np.ndarray) -> tuple[float, float]:
+    """Seam ratios at the inner and outer edge of the blend band where `photo`'s slot 1 lands in `outer`."""
+    stack = build_chain(
+        photo, width_px=WIDTH, height_px=HEIGHT, slots=2, zoom_per_slot=ZOOM, fit="cover",
+        engine=ClassicEngine(), seed=0, outer_photos={2: outer},
+    )  # fmt: skip
+    image, mask = stack.images[2], stack.masks[2]
+    return quality.seam_ratio(image, quality.centre_box(~mask)), quality.seam_ratio(image, quality.outer_box(mask))
+
+
+def loop_figures(name: str, photo: np.ndarray) -> tuple[float, int, float]:
+    """Loop seam ratio of a 5-slot looped video (frames at half size), its blended frames and their double exposure."""
+    config = Config(
+        width_px=WIDTH, height_px=HEIGHT, slots=LOOP_SLOTS, zoom_per_slot=ZOOM, loop=True, hold_start_s=0.0,
+        hold_end_s=0.0, sound="none", label=None,
+    )  # fmt: skip
+    [(_, outer)] = chain_groups(config, [Photo(Path(name), photo, "0" * 64, ())])
+    stack = build_chain(
+        photo, width_px=WIDTH, height_px=HEIGHT, slots=LOOP_SLOTS, zoom_per_slot=ZOOM, fit="cover",
+        engine=ClassicEngine(), seed=0, outer_photos=outer,
+    )  # fmt: skip
+    plan = plan_video(config)
+    renderer = ZoomRenderer(stack.images, ZOOM, (WIDTH // 2, HEIGHT // 2))
+    frames = list(iter_video_frames(plan, [renderer]))
+    zooms = plan.frame_zooms()
+    weights = np.array([loop_weight(float(z), LOOP_SLOTS) for z in zooms])
+    blended = (weights > 0) & (weights < 1)
+    ours = [renderer.render(float(z)) for z in zooms[blended]]
+    theirs = [renderer.render(float(z) - LOOP_SLOTS) for z in zooms[blended]]
+    ghost_s = quality.double_exposure_s(ours, theirs, weights[blended], plan.fps)
+    return quality.loop_seam_ratio(frames, blended), int(blended.sum()), ghost_s
+
+
+def restore_figures(photo: np.ndarray) -> tuple[float, float]:
+    """Crop-and-restore at 384 px wide (centre half of each side kept): fidelity (dB) and texture ratio."""
+    height = round(photo.shape[0] * 384 / photo.shape[1])
+    truth = cv2.resize(photo, (384, height), interpolation=cv2.INTER_AREA)
+    mask = np.ones(truth.shape[:2], bool)
+    kh, kw = round(height / 2), 192
+    top, left = (height - kh) // 2, (384 - kw) // 2
+    mask[top : top + kh, left : left + kw] = False
+    restored = ClassicEngine().outpaint(np.where(mask[..., None], 0, truth).astype(np.uint8), mask, seed=0, slot=0)
+    return quality.ring_fidelity_db(restored, truth, mask), quality.texture_ratio(restored, truth, mask)
+
+
+def main(names: list[str]) -> None:
+    names = names or list(PHOTOS)
+    missing = [name for name in names if not PHOTOS[name][0].is_file()]
+    if missing:
+        print(f"not installed, left out: {', '.join(missing)} (pip install scikit-image gradio)")
+    names = [name for name in names if name not in missing]
+    others = {name: load(name) for name in names}
+    print(f"{WIDTH}x{HEIGHT}, zoom {ZOOM:g}; rays and seams of slots 1-5")
+    for i, name in enumerate(names):
+        photo = others[name]
+        chain = chain_figures(photo)
+        outer = others[names[(i + 1) % len(names)]]
+        inner_seam, outer_seam = nest_seams(photo, outer)
+        loop_ratio, blended, ghost_s = loop_figures(name, photo)
+        fidelity, texture = restore_figures(photo)
+        held = "held out" if PHOTOS[name][1] else "in tests"
+        print(f"{name} ({PHOTOS[name][2]}; {held})")
+        print(f"  ray index   {' '.join(f'{r:.2f}' for r in chain['rays'])}")
+        print(f"  seam ratio  {' '.join(f'{r:.2f}' for r in chain['seams'])}; contain {contain_seam(photo):.2f}; "
+              f"nest band {inner_seam:.2f} / {outer_seam:.2f}")  # fmt: skip
+        print(f"  far slots   {chain['far']:.2f} (slot {FAR_SLOTS} / slot 1 ring high-pass)")
+        print(f"  loop seam   {loop_ratio:.2f}; {blended} blended frames, {ghost_s:.2f} s of double exposure")
+        print(f"  restore     {fidelity:.1f} dB, texture {texture:.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

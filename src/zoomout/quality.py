@@ -1,0 +1,201 @@
+"""Picture-quality measures of slots and frames, shared by the tests and the benchmarks.
+
+None needs a ground truth except `ring_fidelity_db` and `texture_ratio` (crop-and-restore):
+
+- `ray_index`: radial streaks ("searchlight rays") in a ring. Real surroundings ≈ 1.
+- `seam_ratio`: a visible rectangle edge where two pictures meet. Seamless ≈ 1, a hard paste ≥ 1.5.
+- `ring_highpass`: texture strength of a ring (a void fades it to 0).
+- `loop_seam_ratio`: how much the frames at a loop's seam change against the frames next to it.
+- `double_exposure_s`: how long, and over how much of the frame, a blend mixes two different pictures.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+RAY_SIGMA_SHARE = 0.02  # blur of the ray index, as a share of the short side
+SEAM_BAND_PX = 2  # the seam statistic's band: steps within this distance of the border
+SEAM_NEAR_PX = (8, 16)  # the reference bands: steps this far inside and outside the border
+SEAM_STRETCH_PX = 32  # the border is measured in stretches of this length
+SEAM_FLOOR = 1.0  # colour step (0-255 levels) added to both sides of a stretch's ratio: sensor noise
+HIGHPASS_SIGMA_PX = 3.0
+FIDELITY_SIGMA_PX = 8.0
+LOOP_NEIGHBOURS = 6  # changes on either side of a loop's seam it is compared with
+DOUBLE_EXPOSURE_LEVELS = 24  # two pictures differ where a channel differs by more than this (0-255)
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """(H, W) float32 luma (BT.601) of an (H, W, 3) uint8 RGB image."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) if image.ndim == 3 else image.astype(np.float32)
+
+
+def ray_index(image: np.ndarray, ring: np.ndarray) -> float:
+    """√(Σ across² / Σ along²) of the blurred luminance gradient over the ring.
+
+    "Along" is the gradient's component on the line from the image centre, "across" the
+    component perpendicular to it. A fill that drags border colours outward makes streaks
+    that vary across and not along that line: the index grows (2–3 for Telea inpainting).
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+    ring : (H, W) bool ndarray
+        The pixels to measure (a slot's generated ring).
+    """
+    height, width = ring.shape
+    grey = cv2.GaussianBlur(luminance(image), (0, 0), RAY_SIGMA_SHARE * min(height, width))
+    gy, gx = np.gradient(grey)
+    ys, xs = np.nonzero(ring)
+    dy, dx = ys + 0.5 - height / 2, xs + 0.5 - width / 2
+    radius = np.maximum(np.hypot(dy, dx), 1e-6)
+    along = (gy[ys, xs] * dy + gx[ys, xs] * dx) / radius
+    across = (gx[ys, xs] * dy - gy[ys, xs] * dx) / radius
+    return float(np.sqrt((across**2).sum() / max((along**2).sum(), 1e-12)))
+
+
+def centre_box(known: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the run of `known` pixels through the image centre (bottom, right exclusive).
+
+    For a slot, `known` = ~mask gives the kept centre (slot 0 with fit 'contain': the photo).
+    """
+    height, width = known.shape
+    return (*_run(known[:, width // 2], height // 2), *_run(known[height // 2], width // 2))
+
+
+def outer_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right) of the outermost `mask` pixels on the centre column and row: a nest band's outer edge."""
+    height, width = mask.shape
+    rows, cols = np.flatnonzero(mask[:, width // 2]), np.flatnonzero(mask[height // 2])
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _run(line: np.ndarray, middle: int) -> tuple[int, int]:
+    outside = np.flatnonzero(~line)
+    before, after = outside[outside < middle], outside[outside > middle]
+    return (int(before[-1]) + 1 if before.size else 0), (int(after[0]) if after.size else line.size)
+
+
+def seam_ratio(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """How visible the edge of `box` is: the colour step across it over the steps near it.
+
+    Each side of the box that lies far enough inside the image is cut into SEAM_STRETCH_PX
+    stretches. In each, the colour step across the border (the RGB norm of the difference of
+    neighbouring pixels, perpendicular to the side) is averaged over the steps within
+    SEAM_BAND_PX of the border, and over the steps SEAM_NEAR_PX inside and outside it; the
+    stretch's ratio is (band + SEAM_FLOOR) / (near + SEAM_FLOOR). The result is the mean over
+    all stretches: ≈ 1 where the edge cannot be told from its neighbourhood, ≥ 1.5 for a hard paste.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+    box : (top, bottom, left, right)
+        Pixel rows top..bottom−1 and columns left..right−1 are inside.
+
+    Returns
+    -------
+    float, or nan when no side of the box has room for the reference bands.
+    """
+    colour = image.astype(np.float32)
+    top, bottom, left, right = box
+    ratios: list[np.ndarray] = []
+    for plane, (start, stop), edges in (
+        (colour, (left, right), (top, bottom)),
+        (colour.transpose(1, 0, 2), (top, bottom), (left, right)),
+    ):
+        # steps[i] = |c[i + 1] − c[i]|: the step from row i to row i + 1 (rows of `plane`)
+        steps = np.linalg.norm(np.diff(plane[:, start:stop], axis=0), axis=2)
+        for edge in edges:
+            ratio = _side_ratios(steps, edge - 1)  # the step across the border: from edge − 1 to edge
+            if ratio is not None:
+                ratios.append(ratio)
+    return float(np.concatenate(ratios).mean()) if ratios else float("nan")
+
+
+def _side_ratios(steps: np.ndarray, across: int) -> np.ndarray | None:
+    """Per-stretch ratios of one side: steps (rows − 1, length) with the border step at row `across`."""
+    near_lo, near_hi = SEAM_NEAR_PX
+    if across - near_hi < 0 or across + near_hi >= steps.shape[0]:
+        return None
+    band = steps[across - SEAM_BAND_PX : across + SEAM_BAND_PX + 1]
+    near = np.concatenate([steps[across - near_hi : across - near_lo + 1], steps[across + near_lo : across + near_hi + 1]])
+    count = steps.shape[1] // SEAM_STRETCH_PX
+    if count == 0:
+        return None
+    cut = count * SEAM_STRETCH_PX
+    band_means = band[:, :cut].reshape(band.shape[0], count, -1).mean(axis=(0, 2))
+    near_means = near[:, :cut].reshape(near.shape[0], count, -1).mean(axis=(0, 2))
+    return (band_means + SEAM_FLOOR) / (near_means + SEAM_FLOOR)
+
+
+def ring_highpass(image: np.ndarray, ring: np.ndarray) -> float:
+    """Texture strength of the ring: std of luminance minus its Gaussian blur (σ = HIGHPASS_SIGMA_PX)."""
+    grey = luminance(image)
+    return float((grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX))[ring].std())
+
+
+def gradient_magnitude(image: np.ndarray) -> np.ndarray:
+    """(H, W) float32 Sobel gradient magnitude of the luminance."""
+    grey = luminance(image)
+    return np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+
+
+def ring_fidelity_db(result: np.ndarray, truth: np.ndarray, ring: np.ndarray) -> float:
+    """Colour-layout fidelity: PSNR (dB) of the ring after a σ = FIDELITY_SIGMA_PX blur of both images."""
+    blur = [cv2.GaussianBlur(im.astype(np.float32), (0, 0), FIDELITY_SIGMA_PX) for im in (result, truth)]
+    mse = float(((blur[0] - blur[1]) ** 2)[ring].mean())
+    return 10 * np.log10(255.0**2 / max(mse, 1e-12))
+
+
+def texture_ratio(result: np.ndarray, truth: np.ndarray, ring: np.ndarray) -> float:
+    """Mean gradient magnitude of the ring (less 2 px at its edges) in `result` over that in `truth`."""
+    inner = cv2.erode(ring.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    return float(gradient_magnitude(result)[inner].mean() / max(gradient_magnitude(truth)[inner].mean(), 1e-6))
+
+
+def frame_changes(frames: list[np.ndarray]) -> np.ndarray:
+    """(N,) mean absolute change from each frame to the next, the last one wrapping to the first."""
+    stack = [f.astype(np.float32) for f in frames]
+    return np.array([np.abs(b - a).mean() for a, b in zip(stack, stack[1:] + stack[:1])])
+
+
+def loop_seam_ratio(frames: list[np.ndarray], blended: np.ndarray, *, neighbours: int = LOOP_NEIGHBOURS) -> float:
+    """How much a loop's seam jumps: the largest ratio of a seam change to the median of the changes next to it.
+
+    Parameters
+    ----------
+    frames : list of (H, W[, C]) uint8 ndarray
+        A looped video's frames in order: the last one is followed by the first.
+    blended : (N,) bool ndarray
+        Frames that blend the loop's two sides. The seam's changes are those into, out of
+        and between them, and the wrap from the last frame to the first; each is compared
+        with the `neighbours` changes on either side of it, so a steady rise of the change
+        (a more detailed picture coming in) is no jump.
+    """
+    changes = frame_changes(frames)
+    seam = blended | np.roll(blended, -1)  # change i goes from frame i to frame i + 1
+    seam[-1] = True
+    offsets = np.r_[-neighbours:0, 1 : neighbours + 1]
+    ratios = [changes[i] / max(np.median(changes[(i + offsets) % changes.size]), 1e-6) for i in np.flatnonzero(seam)]
+    return float(max(ratios))
+
+
+def double_exposure_s(ours: list[np.ndarray], theirs: list[np.ndarray], weights: np.ndarray, fps: float) -> float:
+    """Seconds of full-frame, half-and-half double exposure a blend amounts to.
+
+    Each blended frame counts 4·w·(1 − w) (1 at an even mix) times the share of its pixels
+    where the two pictures differ by more than DOUBLE_EXPOSURE_LEVELS: blending two near-equal
+    pictures costs nothing, a long cross-fade of two unrelated ones costs its whole length.
+
+    Parameters
+    ----------
+    ours, theirs : lists of (H, W[, C]) uint8 ndarray
+        The two sides of each blended frame.
+    weights : (N,) float ndarray
+        The share of `theirs` in each frame.
+    """
+    total = 0.0
+    for a, b, w in zip(ours, theirs, weights):
+        differ = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1) > DOUBLE_EXPOSURE_LEVELS
+        total += 4 * w * (1 - w) * float(differ.mean())
+    return total / fps

@@ -1,0 +1,87 @@
+"""The picture measures on synthetic images where the answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zoomout import quality
+
+H, W = 160, 96
+
+
+def ring_mask() -> np.ndarray:
+    """(H, W) bool: True outside the centred (W/2, H/2) rectangle."""
+    mask = np.ones((H, W), bool)
+    mask[H // 4 : 3 * H // 4, W // 4 : 3 * W // 4] = False
+    return mask
+
+
+def polar() -> tuple[np.ndarray, np.ndarray]:
+    ys, xs = np.mgrid[0:H, 0:W] + 0.5
+    return np.hypot(ys - H / 2, xs - W / 2), np.arctan2(ys - H / 2, xs - W / 2)
+
+
+def grey(values: np.ndarray) -> np.ndarray:
+    return np.repeat(np.clip(values, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def test_ray_index_tells_rays_from_rings():
+    radius, angle = polar()
+    rays = grey(128 + 100 * np.sin(8 * angle))  # varies across the line from the centre only
+    rings = grey(128 + 100 * np.sin(radius / 4))  # varies along it only
+    assert quality.ray_index(rays, ring_mask()) > 5
+    assert quality.ray_index(rings, ring_mask()) < 0.2
+    noise = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    assert 0.8 < quality.ray_index(noise, ring_mask()) < 1.25  # no preferred direction
+
+
+def test_seam_ratio_sees_a_step_at_the_box_edge_only():
+    rng = np.random.default_rng(1)
+    texture = 128 + rng.normal(0, 6, (H, W))
+    box = quality.centre_box(~ring_mask())
+    assert box == (H // 4, 3 * H // 4, W // 4, 3 * W // 4)
+    assert quality.seam_ratio(grey(texture), box) == pytest.approx(1.0, abs=0.1)
+    pasted = texture + np.where(ring_mask(), 40, 0)  # a hard paste of a brighter picture
+    assert quality.seam_ratio(grey(pasted), box) > 1.5
+    assert np.isnan(quality.seam_ratio(grey(texture), (0, H, 0, W)))  # no side with room to measure
+
+
+def test_outer_box_is_the_band_s_outer_edge():
+    band = np.zeros((H, W), bool)
+    band[20:140, 10:86] = True
+    band[40:120, 24:72] = False
+    assert quality.outer_box(band) == (20, 140, 10, 86)
+    assert quality.centre_box(~band) == (40, 120, 24, 72)
+
+
+def test_ring_highpass_is_zero_on_a_smooth_ring():
+    radius, _ = polar()
+    assert quality.ring_highpass(grey(radius), ring_mask()) < 1.0  # quantisation only
+    noisy = grey(radius + np.random.default_rng(2).normal(0, 10, (H, W)))
+    assert quality.ring_highpass(noisy, ring_mask()) > 5
+
+
+def test_fidelity_and_texture_ratio_of_the_truth_itself():
+    truth = np.random.default_rng(3).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    assert quality.ring_fidelity_db(truth, truth, ring_mask()) > 100
+    assert quality.texture_ratio(truth, truth, ring_mask()) == pytest.approx(1.0)
+    flat = np.full_like(truth, 128)
+    assert quality.texture_ratio(flat, truth, ring_mask()) == pytest.approx(0.0)
+
+
+def test_loop_seam_ratio_sees_a_jump_not_a_steady_rise():
+    steady = [np.full((8, 8), 3 * i, np.uint8) for i in range(40)] + [np.full((8, 8), 120, np.uint8)]
+    steady += [np.full((8, 8), 120 - 3 * i, np.uint8) for i in range(1, 40)]  # back down to 3: wraps smoothly
+    blended = np.zeros(len(steady), bool)
+    assert quality.loop_seam_ratio(steady, blended) == pytest.approx(1.0)
+    jump = steady[:-10]  # the wrap now jumps from 30 to 0
+    assert quality.loop_seam_ratio(jump, np.zeros(len(jump), bool)) >= 9
+
+
+def test_double_exposure_counts_only_what_differs():
+    a, b = np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8)
+    b[:2] = 200  # half the frame differs
+    weights = np.array([0.5, 0.5])
+    assert quality.double_exposure_s([a, a], [b, b], weights, fps=2.0) == pytest.approx(0.5)
+    assert quality.double_exposure_s([a, a], [a, a], weights, fps=2.0) == 0.0
