@@ -22,12 +22,14 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
-import cv2
 import numpy as np
-from scipy import sparse
-from scipy.sparse import linalg as sparse_linalg
 
+from ..lazy import lazy_import
 from .base import Engine
+
+# imported when the engine first runs: listing the engines or `--help` does not load them
+cv2 = lazy_import("cv2")
+sparse = lazy_import("scipy.sparse")
 
 _BAND_FRACTION = 0.22  # source band depth, as a fraction of the known region's smaller side
 _CANDIDATES = 48  # random source positions tried per block
@@ -237,7 +239,7 @@ def _membrane_solve(values: np.ndarray, fixed: np.ndarray, *, order: int = 1) ->
     operator = (laplacian @ laplacian if order == 2 else laplacian).tocsr()
     free = ~fixed.ravel()
     rhs = -(operator[free][:, ~free] @ values.reshape(rows * cols, -1)[~free])
-    return sparse_linalg.spsolve(operator[free][:, free].tocsc(), rhs).reshape(int(free.sum()), -1)
+    return sparse.linalg.spsolve(operator[free][:, free].tocsc(), rhs).reshape(int(free.sum()), -1)
 
 
 def _grid_laplacian(rows: int, cols: int) -> sparse.csr_matrix:

@@ -12,8 +12,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from ..lazy import lazy_import
+
+cv2 = lazy_import("cv2")  # imported when an engine first runs, not when the engines are listed
 
 # `run(image, mask)`: (h, w, 3) uint8 RGB and (h, w) bool (True = generate) → (h, w, 3) uint8
 ModelRun = Callable[[np.ndarray, np.ndarray], np.ndarray]
