@@ -277,26 +277,26 @@ CORPUS: dict[str, Case] = {
     "slots-0": Case(good("--slots", "0"), "slots should be in [1, 50] but is 0"),
     "slots-huge": Case(good("--slots", "1000000"), "slots should be in [1, 50]"),
     "slots-not-a-number": Case(good("--slots", "many"), "--slots"),
-    "zoom-1": Case(good("--zoom", "1.0"), "zoom_per_slot should be in"),
-    "zoom-nan": Case(good("--zoom", "nan"), "zoom_per_slot should be a finite number"),
-    "zoom-minus-inf": Case(good("--zoom", "-inf"), "zoom_per_slot should be a finite number"),
+    "zoom-1": Case(good("--zoom", "1.0"), "--zoom should be in"),
+    "zoom-nan": Case(good("--zoom", "nan"), "--zoom should be a finite number"),
+    "zoom-minus-inf": Case(good("--zoom", "-inf"), "--zoom should be a finite number"),
     "fps-0": Case(good("--fps", "0"), "fps should be one of"),
-    "size-1x1": Case(good("--size", "1x1"), "width_px should be an even number"),
-    "size-odd": Case(good("--size", "97x161"), "width_px should be an even number"),
-    "size-huge": Case(good("--size", "99999x2"), "width_px should be an even number"),
+    "size-1x1": Case(good("--size", "1x1"), "--size width should be an even number"),
+    "size-odd": Case(good("--size", "97x161"), "--size width should be an even number"),
+    "size-huge": Case(good("--size", "99999x2"), "--size width should be an even number"),
     "size-5000-digits": Case(good("--size", "9" * 5000 + "x2"), "size should be one of"),
     "size-garbage": Case(good("--size", "big"), "size should be one of"),
-    "seconds-per-slot-inf": Case(good("--seconds-per-slot", "inf"), "seconds_per_slot should be a finite number"),
+    "seconds-per-slot-inf": Case(good("--seconds-per-slot", "inf"), "--seconds-per-slot should be a finite number"),
     "seed-negative": Case(good("--seed", "-1"), "seed should be in [0, 2**32)"),
-    "hold-negative": Case(good("--hold", "-1"), "hold_start_s should be in"),
-    "duration-0": Case(good("--duration", "0"), "duration_s should be in"),
+    "hold-negative": Case(good("--hold", "-1"), "--hold should be in"),
+    "duration-0": Case(good("--duration", "0"), "--duration and --seconds-per-slot cannot be given together"),
     "crf-100": Case(good("--crf", "100"), "crf should be in [0, 51]"),
     "ease-unknown": Case(good("--ease", "wobbly"), "ease should be one of"),
     "engine-unknown": Case(good("--engine", "magic"), "magic"),
-    "label-two-lines": Case(good("--label", "one\ntwo"), "label should be None or one line"),
+    "label-two-lines": Case(good("--label", "one\ntwo"), "--label should be one line"),
     "sound-file-missing": Case(missing_sound, "missing.wav"),
-    "thirteen-photos": Case(thirteen_photos, "photos should be 1 to 12 but are 13"),
-    "no-photo": Case(lambda folder: [], "Missing argument 'photos'"),
+    "thirteen-photos": Case(thirteen_photos, "give 1 to 12 photos, not 13"),
+    "no-photo": Case(lambda folder: [], "Missing argument 'PHOTO'"),
     "disk-full": Case(good(), "not enough room for the video", env=lambda folder: shim(folder, "sitecustomize", FULL_DISK)),
 }
 
@@ -392,7 +392,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(tmp_path, monkeypatch, capsy
     cli.app(args=[*args, "--dry-run"], standalone_mode=False)
     plan = capsys.readouterr().out
     assert "would write out.mp4: 96x160, 72 frames at 24 fps = 3.00 s" in plan, plan
-    assert "slots: 4 in 1 chain(s) (zoom 2 per slot), 0 already in the cache" in plan
+    assert "slots: 3 outpainted + 1 photo slot(s), in 1 chain(s) (zoom 2 per slot); 0 of the 4 already in the cache" in plan
     assert re.search(r"memory: about \d+ MB at peak", plan) and "dry run: nothing written" in plan
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
     assert list_entries(default_cache_dir()) == []

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from zoomout import Config, make_video
 from zoomout.cli import app
-from zoomout.errors import ConfigError, ProvenanceError
+from zoomout.errors import ConfigError, OutputError, ProvenanceError
 from zoomout.inspection import inspect_video, render_mask_video
 from zoomout.label import make_label
 from zoomout.container import hash_streams, read_embedded_manifest
@@ -338,7 +338,7 @@ def test_mask_video_share_of_invented_pixels_follows_the_slots(made, tmp_path):
 
 
 def test_mask_video_invalid_input(made, tmp_path):
-    with pytest.raises(ProvenanceError, match=".mp4"):
+    with pytest.raises(OutputError, match="the mask video should be a .mp4 file"):
         render_mask_video(made.manifest, tmp_path / "mask.avi")
     with pytest.raises(ProvenanceError, match="lacks"):
         render_mask_video({"config": {}}, tmp_path / "mask.mp4")

@@ -85,7 +85,7 @@ def test_montage_plan_has_a_segment_per_photo_and_marks_cuts():
         ({"nest": True, "slots": 2}, 4, "nest needs at most slots \\+ 1"),
         ({"nest": True, "slots": 2}, 1, "nest needs at least 2"),
         ({"loop": True, "direction": "out-in"}, 1, "loop cannot be combined"),
-        ({}, 13, "photos should be 1 to 12"),
+        ({}, 13, "give 1 to 12 photos, not 13"),
         ({"direction": "sideways"}, 1, "direction should be one of"),
         ({"transition": "wipe"}, 1, "transition should be one of"),
         ({"slots_per_photo": 0}, 2, "slots_per_photo should be in"),

@@ -142,7 +142,7 @@ def test_bad_options_refused_with_the_config_message(server, small_cat):
 
 def test_no_photo_refused(server):
     job = Client(server[0], verbose=False).submit(photos=[], engine="classic", size=TINY, api_name="/make")
-    with pytest.raises(AppError, match=r"photos should be 1 to 12 but are 0"):
+    with pytest.raises(AppError, match=r"give 1 to 12 photos, not 0"):
         job.result(timeout=60)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .atomic import write_png_atomic
+from .atomic import write_bytes_atomic, write_png_atomic
 from .config import Config
 
 # The Config fields that shape the outpainted slots: all of them are in the cache key.
@@ -59,6 +59,7 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"cannot put {type(value).__name__} into a cache key")
 
 DEFAULT_LIMIT_BYTES = 2 * 2**30
+ABOUT_FILE = "about.json"
 
 
 def default_cache_dir() -> Path:
@@ -70,10 +71,16 @@ def default_cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class CacheEntry:
+    """One cached chain: its key, what it holds, and what made it (from its `about.json`)."""
+
     key: str
     slots: int
     bytes: int
     last_used: float
+    photos: tuple[str, ...] = ()
+    engine: str = ""
+    sizes: tuple[str, ...] = ()
+    created: float | None = None
 
 
 class SlotCache:
@@ -85,8 +92,10 @@ class SlotCache:
     new slot is still stored.
     """
 
-    def __init__(self, root: Path, key: str, size: tuple[int, int], *, read: bool = True) -> None:
-        self.root, self.key, self.size, self.read = root, key, size, read
+    def __init__(
+        self, root: Path, key: str, size: tuple[int, int], *, read: bool = True, about: dict | None = None
+    ) -> None:
+        self.root, self.key, self.size, self.read, self.about = root, key, size, read, about
         self.folder = root / key / f"{size[0]}x{size[1]}"
         self.error: str | None = None
         if self.folder.is_dir():  # temporary files of a run that was killed while storing a slot
@@ -113,6 +122,9 @@ class SlotCache:
         image_path, mask_path = self._paths(k)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            about = self.root / self.key / ABOUT_FILE
+            if self.about is not None and not about.is_file():  # what made the chain, for `zoomout cache --list`
+                write_bytes_atomic(json.dumps({**self.about, "created": time.time()}).encode(), about)
             write_png_atomic(mask.astype(np.uint8) * 255, mask_path)
             write_png_atomic(image, image_path)  # written last: its presence marks a complete entry
         except OSError as error:
@@ -134,12 +146,15 @@ class SlotCache:
         return self.folder / f"slot_{k:02d}.png", self.folder / f"mask_{k:02d}.png"
 
 
-def open_slot_cache(root: Path, key: str, size: tuple[int, int], slots: int, *, fresh: bool = False) -> SlotCache:
+def open_slot_cache(
+    root: Path, key: str, size: tuple[int, int], slots: int, *, fresh: bool = False, about: dict | None = None
+) -> SlotCache:
     """The chain's cache at `size`, or at a larger size of the same shape where it is complete:
-    those slots are rendered smaller instead of outpainted again."""
-    cache = SlotCache(root, key, size, read=not fresh)
+    those slots are rendered smaller instead of outpainted again. `about` (photos, engine) is
+    written beside a new chain's slots for `zoomout cache --list`."""
+    cache = SlotCache(root, key, size, read=not fresh, about=about)
     larger = cache.larger_complete_size(slots)
-    return SlotCache(root, key, larger) if larger else cache
+    return SlotCache(root, key, larger, about=about) if larger else cache
 
 
 def count_cached(root: Path, key: str, size: tuple[int, int], slots: int) -> int:
@@ -156,12 +171,20 @@ def list_entries(root: Path) -> list[CacheEntry]:
     for folder in root.iterdir():
         if folder.is_dir():
             files = list(folder.rglob("*.png"))
+            try:
+                about = json.loads((folder / ABOUT_FILE).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                about = {}
             entries.append(
                 CacheEntry(
                     key=folder.name,
                     slots=len([f for f in files if f.name.startswith("slot_")]),
                     bytes=sum(f.stat().st_size for f in files),
                     last_used=folder.stat().st_mtime,
+                    photos=tuple(str(p) for p in about.get("photos", ())),
+                    engine=str(about.get("engine", "")),
+                    sizes=tuple(sorted(f.name for f in folder.iterdir() if f.is_dir())),
+                    created=about.get("created"),
                 )
             )
     return sorted(entries, key=lambda e: e.last_used)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from inspect import Parameter, Signature
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -18,7 +19,7 @@ from rich.text import Text
 from . import __version__
 from .engines import engine_statuses
 from .errors import ProvenanceError, ZoomoutError
-from .options import MAKE_OPTIONS, MakeOption, build_request
+from .options import MAKE_OPTIONS, MakeOption, build_request, cli_spelling, naming_options
 from .progress import ProgressEvent
 
 if TYPE_CHECKING:
@@ -61,9 +62,11 @@ def make(ctx: typer.Context, photos: list[Path], **values: Any) -> None:
     """Make a zoom-out video from a photo (several: a montage, or a --nest)."""
     from .pipeline import make_video, plan_run
 
-    request = build_request(photos, _given(ctx, values))
+    given = _given(ctx, values)
+    request = build_request(photos, given)
     if request.dry_run:
-        print(describe_plan(plan_run(**request.make_video_arguments())))
+        with naming_options(cli_spelling, given):
+            print(describe_plan(plan_run(**request.make_video_arguments())))
         return
     columns = (
         TextColumn("{task.description:<18}"), BarColumn(), MofNCompleteColumn(),
@@ -81,7 +84,8 @@ def make(ctx: typer.Context, photos: list[Path], **values: Any) -> None:
                 tasks[event.stage] = bars.add_task(STAGE_LABELS[event.stage], total=event.total)
             bars.update(tasks[event.stage], completed=event.done)
 
-        result = make_video(**request.make_video_arguments(), progress=progress)
+        with naming_options(cli_spelling, given):
+            result = make_video(**request.make_video_arguments(), progress=progress)
     for note in result.notes:
         console.print(f"note: {note}", highlight=False, markup=False)
     timings = ", ".join(f"{stage} {s:.1f}s" for stage, s in result.seconds.items())
@@ -114,10 +118,12 @@ def describe_plan(planned: RunPlan) -> str:
     lines = [
         f"would write {planned.output}: {config.width_px}x{config.height_px}, {plan.frame_count} frames at "
         f"{config.fps} fps = {plan.duration_s:.2f} s",
-        f"slots: {planned.total_slots} in {len(plan.segments)} chain(s) (zoom {config.zoom_per_slot:g} per slot), "
-        f"{planned.cached_slots} already in the cache",
+        f"slots: {planned.total_slots - len(plan.segments)} outpainted + {len(plan.segments)} photo slot(s), in "
+        f"{len(plan.segments)} chain(s) (zoom {config.zoom_per_slot:g} per slot); {planned.cached_slots} of the "
+        f"{planned.total_slots} already in the cache",
         f"engine: {config.engine}" + (f" ({planned.engine_choice})" if planned.engine_choice else ""),
         f"sound: {config.sound}",
+        *(f"note: {note}" for note in planned.notes if note != planned.engine_choice),
         *(f"note: {p.path.name}: {note}" for p in planned.photos for note in p.notes),
         f"disk: at most {planned.disk_needed_bytes / mb:.1f} MB needed, {planned.disk_free_bytes / mb:.0f} MB free",
         f"memory: about {memory.total / mb:.0f} MB at peak (slots {memory.slots / mb:.0f}, mipmaps "
@@ -139,9 +145,16 @@ def inspect(
         Optional[Path], typer.Option(help="PEM file of CA certificates to trust when checking C2PA credentials.")
     ] = None,
 ) -> None:
-    """Show how a video was made, whether it changed since, and its C2PA credentials."""
-    from .inspection import inspect_video, render_mask_video, report
+    """Show how a video was made, whether it changed since, and its C2PA credentials.
 
+    Exits 0 when the video is unchanged since zoomout wrote it, 1 when it changed or carries
+    no zoomout manifest (as `sha256sum -c` does for a file that does not match).
+    """
+    from .inspection import inspect_video, render_mask_video, report
+    from .outputs import check_output_file
+
+    if mask_video is not None:
+        check_output_file(mask_video, ".mp4", inputs=[video], what="mask video")
     found = inspect_video(video, trust_anchors=trust)
     if json_:
         print(json.dumps(found.to_dict(), indent=2, ensure_ascii=False))
@@ -153,8 +166,10 @@ def inspect(
         masks = render_mask_video(found.manifest, mask_video)
         console.print(
             f"wrote {masks.path} ({masks.frame_count} frames; invented share {masks.invented_shares[0]:.1%} "
-            f"at the first frame, {masks.invented_shares[-1]:.1%} at the last)", highlight=False,
+            f"at the first frame, {masks.invented_shares[-1]:.1%} at the last)", highlight=False, markup=False,
         )
+    if not found.streams_unchanged:
+        raise typer.Exit(1)
 
 
 SOUND_OPTIONS = ("sound", "sound_seed", "sound_sync", "slots", "seconds_per_slot", "fps", "ease", "hold_start", "hold_end")
@@ -223,9 +238,14 @@ def cache(
         print(f"removed {clear_cache(root)} cached chains from {root}")
         return
     entries = list_entries(root)
-    table = Table("key", "slots", "MB", "last used", title=f"slot cache: {root}")
+    table = Table("key", "photos", "engine", "sizes", "slots", "MB", "made", "last used", title=Text(f"slot cache: {root}"))
     for entry in entries:
-        table.add_row(entry.key, str(entry.slots), f"{entry.bytes / 1e6:.1f}", describe_age(entry.last_used))
+        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.created)) if entry.created else "-"
+        cells = (
+            entry.key, ", ".join(entry.photos) or "-", entry.engine or "-", ", ".join(entry.sizes), str(entry.slots),
+            f"{entry.bytes / 1e6:.1f}", made, describe_age(entry.last_used),
+        )  # fmt: skip
+        table.add_row(*(Text(cell) for cell in cells))
     Console().print(table)
     print(f"{len(entries)} chains, {sum(e.bytes for e in entries) / 1e6:.1f} MB")
 
@@ -247,16 +267,20 @@ def version() -> None:
     print(__version__)
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        print(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def about(
     show_version: Annotated[
-        bool, typer.Option("-V", "--version", help="Print the version and exit.", is_eager=True)
+        bool,
+        typer.Option("-V", "--version", help="Print the version and exit.", is_eager=True, callback=_print_version),
     ] = False,
 ) -> None:
     """AI Zoom Out videos from your photos."""
-    if show_version:
-        print(__version__)
-        raise typer.Exit()
 
 
 def main() -> None:

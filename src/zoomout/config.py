@@ -134,7 +134,8 @@ class Config:
             or not self.label.isprintable()
         ):
             raise ConfigError(
-                f"label should be None or one line of 1–{LABEL_MAX_CHARS} printable characters but is {self.label!r}"
+                f"label should be one line of 1–{LABEL_MAX_CHARS} printable characters (for none: no_label) "
+                f"but is {self.label!r}"
             )
         if not isinstance(self.sound, str) or not self.sound:
             raise ConfigError(
@@ -162,7 +163,7 @@ class Config:
     def check_photo_count(self, count: int) -> None:
         """Refuse photo counts this config cannot use, before any work."""
         if not 1 <= count <= MAX_PHOTOS:
-            raise ConfigError(f"photos should be 1 to {MAX_PHOTOS} but are {count}")
+            raise ConfigError(f"give 1 to {MAX_PHOTOS} photos, not {count}")
         if self.nest and count > self.slots + 1:
             raise ConfigError(
                 f"nest needs at most slots + 1 = {self.slots + 1} photos (one per slot) but got {count}"

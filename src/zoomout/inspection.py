@@ -13,12 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from .atomic import atomic_path
+from .outputs import check_output_file
 from .encode import EncodeSettings, Mp4Writer
 from .errors import ProvenanceError
 from .container import compare_streams, hash_streams, read_embedded_manifest, read_sidecar
 from .credentials import Credentials, read_credentials
 from .manifest import decode_masks, invented_shares, sidecar_path
 from .frames import iter_video_frames
+from .plan import Segment
 from .render import ZoomRenderer
 
 MASK_VIDEO_CRF = 12  # near-lossless, yet plays everywhere (crf 0 needs a High 4:4:4 decoder)
@@ -110,6 +112,11 @@ def inspect_video(
     )
 
 
+def _add_row(table: Table, *cells: str | Text) -> None:
+    """A table row whose text is shown as it is: a label or file name with [brackets] is no markup."""
+    table.add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells))
+
+
 def report(inspection: Inspection) -> Group:
     """The inspection as rich tables, for a terminal."""
     parts: list[Any] = []
@@ -123,29 +130,29 @@ def report(inspection: Inspection) -> Group:
         about.add_column(style="bold")
         about.add_column()
         engine = m.get("engine", {})
-        about.add_row("AI-generated", "yes" if m.get("ai_generated") else "no")
-        about.add_row("made with", f"zoomout {m.get('zoomout_version')} on {m.get('created_utc')}")
-        about.add_row("engine", f"{engine.get('name')} (revision {engine.get('revision') or '-'}), "
+        _add_row(about, "AI-generated", "yes" if m.get("ai_generated") else "no")
+        _add_row(about, "made with", f"zoomout {m.get('zoomout_version')} on {m.get('created_utc')}")
+        _add_row(about, "engine", f"{engine.get('name')} (revision {engine.get('revision') or '-'}), "
                       f"{'trained model' if engine.get('trained_model') else 'no trained model'}")
         for key, value in engine.get("model", {}).items():
-            about.add_row(f"  {key}", str(value))
+            _add_row(about, f"  {key}", str(value))
         for photo in m.get("inputs", []):
-            about.add_row("input photo", f"{photo['name']}  sha256 {photo['sha256']}")
+            _add_row(about, "input photo", f"{photo['name']}  sha256 {photo['sha256']}")
         timeline = m.get("timeline", {})
-        about.add_row("timeline", f"{timeline.get('frame_count')} frames at {timeline.get('fps')} fps, "
+        _add_row(about, "timeline", f"{timeline.get('frame_count')} frames at {timeline.get('fps')} fps, "
                       f"{timeline.get('duration_s', 0):.2f} s; slot changes at "
                       + ", ".join(f"{t:.2f}" for t in timeline.get("slot_change_times_s", [])) + " s")
-        about.add_row("label", repr(m.get("label")) if m.get("label") else "none")
+        _add_row(about, "label", repr(m.get("label")) if m.get("label") else "none")
         for name, stream in m.get("streams", {}).items():
-            about.add_row(f"{name} stream", f"{stream['codec']}, {stream['packets']} packets, sha256 {stream['sha256']}")
+            _add_row(about, f"{name} stream", f"{stream['codec']}, {stream['packets']} packets, sha256 {stream['sha256']}")
         parts.append(about)
         inputs = m.get("inputs", [])
         for chain in m.get("chains", []):
             names = ", ".join(inputs[i]["name"] for i in chain.get("photos", []) if i < len(inputs))
             slots = Table("slot", "seed", "generated in this slot", "invented in total",
-                          title=f"slots of {names}", title_justify="left")  # fmt: skip
+                          title=Text(f"slots of {names}"), title_justify="left")  # fmt: skip
             for slot in chain.get("slots", []):
-                slots.add_row(str(slot["index"]), str(slot["seed"]), f"{slot['generated_fraction']:.1%}",
+                _add_row(slots, str(slot["index"]), str(slot["seed"]), f"{slot['generated_fraction']:.1%}",
                               f"{slot['invented_fraction']:.1%}")  # fmt: skip
             parts.append(slots)
     c = inspection.credentials
@@ -155,15 +162,15 @@ def report(inspection: Inspection) -> Group:
         creds.add_column(style="bold")
         creds.add_column()
         state_style = {"Trusted": "green", "Valid": "yellow"}.get(c.validation_state, "bold red")
-        creds.add_row("validation", Text(c.validation_state, style=state_style))
-        creds.add_row("signer", f"{s['signer']} (issuer {s['issuer']}, {s['algorithm']})")
-        creds.add_row("claim generator", ", ".join(s["claim_generator"]))
+        _add_row(creds, "validation", Text(c.validation_state, style=state_style))
+        _add_row(creds, "signer", f"{s['signer']} (issuer {s['issuer']}, {s['algorithm']})")
+        _add_row(creds, "claim generator", ", ".join(s["claim_generator"]))
         for action in s["actions"]:
-            creds.add_row("action", f"{action['action']}  {action['digitalSourceType'] or ''}")
+            _add_row(creds, "action", f"{action['action']}  {action['digitalSourceType'] or ''}")
         for title in s["ingredients"]:
-            creds.add_row("ingredient", str(title))
+            _add_row(creds, "ingredient", str(title))
         for failure in s["failures"]:
-            creds.add_row("failure", f"{failure['code']}: {failure['explanation']}")
+            _add_row(creds, "failure", f"{failure['code']}: {failure['explanation']}")
         parts.append(creds)
     return Group(*parts)
 
@@ -191,9 +198,7 @@ def render_mask_video(manifest: dict[str, Any], output: str | os.PathLike[str]) 
     (`invented_shares`: its own ring, plus what its centre inherited) instead of its colours.
     A flash transition shows as a brief grey-to-white wash: it is an effect, not the photo.
     """
-    output = Path(output)
-    if output.suffix.lower() != ".mp4":
-        raise ProvenanceError(f"{output}: the mask video should be an .mp4 file")
+    output = check_output_file(Path(output), ".mp4", what="mask video")
     try:
         config, timeline = manifest["config"], manifest["timeline"]
         zoom, fps = float(config["zoom_per_slot"]), int(timeline["fps"])
@@ -228,6 +233,7 @@ class RecordedPlan:
         self._zooms = np.asarray(timeline["frame_zooms"], np.float64)
         if not len(self._chains) == len(self._zooms) == int(timeline["frame_count"]):
             raise ValueError("frame_chains, frame_zooms and frame_count disagree")
+        self.segments = tuple(Segment(**segment) for segment in timeline["segments"])
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -49,6 +49,7 @@ class Label:
     x: int
     y: int
     rgba: np.ndarray
+    missing_glyphs: tuple[str, ...] = ()  # characters the bundled font cannot draw (shown as boxes)
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -102,7 +103,20 @@ def make_label(text: str, width_px: int, height_px: int) -> Label:
         font_px -= 1
     # even corner and size: the label lines up with 4:2:0 chroma pixels
     rgba = np.pad(rgba, ((0, rgba.shape[0] % 2), (0, rgba.shape[1] % 2), (0, 0)))
-    return Label(text=text, x=x - x % 2, y=round(height_px * TOP_MARGIN_SHARE) // 2 * 2, rgba=rgba)
+    return Label(
+        text=text, x=x - x % 2, y=round(height_px * TOP_MARGIN_SHARE) // 2 * 2, rgba=rgba,
+        missing_glyphs=missing_glyphs(text, load_font(font_px)),
+    )  # fmt: skip
+
+
+def missing_glyphs(text: str, font: ImageFont.FreeTypeFont) -> tuple[str, ...]:
+    """The characters of `text` that `font` has no glyph for: FreeType draws its "missing" box for them."""
+    def drawn(char: str) -> tuple[bytes, tuple[int, int]]:
+        mask = font.getmask(char)
+        return bytes(mask), mask.size
+
+    missing_box = drawn("\uffff")  # a noncharacter: no font has it
+    return tuple(dict.fromkeys(c for c in text if not c.isspace() and drawn(c) == missing_box))
 
 
 def _blend(target: np.ndarray, x: int, y: int, colour: np.ndarray, alpha: np.ndarray) -> None:

@@ -10,6 +10,7 @@ file, the control's label on the web page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -199,7 +200,7 @@ def build_request(
         raw = value[name]
         return None if raw is None else _resolve(Path(raw), base)
 
-    with _naming_options(spell, given):
+    with naming_options(spell, given):
         width_px, height_px = _parse_size(value["size"])
         engine = value["engine"]
         engine_given = {o.name: value[o.name] for o in ENGINE_OPTIONS}
@@ -236,18 +237,32 @@ def options_for_field(field: str) -> list[MakeOption]:
 
 
 @contextmanager
-def _naming_options(spell: Callable[[MakeOption], str], given: Mapping[str, Any]) -> Iterator[None]:
-    """Rewrite a `ConfigError` about a field (`width_px should …`) as one about the option typed (`--size width should …`)."""
+def naming_options(spell: Callable[[MakeOption], str], given: Mapping[str, Any] = {}) -> Iterator[None]:
+    """Re-raise a `ConfigError` about a field (`width_px should …`) as one about the option typed (`--size width should …`)."""
     try:
         yield
     except ConfigError as error:
-        field, message = error.field, str(error)
-        candidates = options_for_field(field or "")
-        if not field or not candidates or not message.startswith(field):
+        renamed = rename_option(error, spell, given)
+        if renamed is None:
             raise
-        option = next((o for o in candidates if o.name in given), candidates[0])
-        part = f" {field.removesuffix('_px')}" if len(option.fields) > 1 and field.endswith("_px") else ""
-        raise ConfigError(spell(option) + part + message[len(field) :], field=field) from None
+        raise renamed from None
+
+
+def rename_option(
+    error: ConfigError, spell: Callable[[MakeOption], str], given: Mapping[str, Any] = {}
+) -> ConfigError | None:
+    """`error` naming the option as the user typed it (`spell`), or None when it names no option."""
+    field, message = error.field, str(error)
+    candidates = options_for_field(field or "")
+    if not field or not candidates or not message.startswith(field):
+        return None
+    option = next((o for o in candidates if o.name in given), candidates[0])
+    part = f" {field.removesuffix('_px')}" if len(option.fields) > 1 and field.endswith("_px") else ""
+    rest = message[len(field) :]
+    for other in MAKE_OPTIONS.values():  # options the message points to (`for none: no_label`)
+        if "_" in other.name:
+            rest = re.sub(rf"\b{other.name}\b", lambda _, other=other: spell(other), rest)
+    return ConfigError(spell(option) + part + rest, field=field)
 
 
 def _parse_size(size: object) -> tuple[int, int]:

@@ -75,6 +75,17 @@ class RunPlan:
         return self.timeline.plan
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        """What the user should know before the work starts."""
+        notes = [self.engine_choice] if self.engine_choice else []
+        if self.label is not None and self.label.missing_glyphs:
+            notes.append(
+                f"label: the bundled font (DejaVu Sans) has no glyph for {' '.join(self.label.missing_glyphs)}: "
+                "they show as boxes"
+            )
+        return tuple(notes)
+
+    @property
     def total_slots(self) -> int:
         return sum(segment.slots + 1 for segment in self.plan.segments)
 
@@ -173,7 +184,7 @@ def make_video(
         contact_sheet=contact_sheet, sign_cert=sign_cert, sign_key=sign_key,
     )  # fmt: skip
     if progress:
-        progress(ProgressEvent("ready", 0, 0, notes=(run.engine_choice,) if run.engine_choice else ()))
+        progress(ProgressEvent("ready", 0, 0, notes=run.notes))
     clock.lap("prepare")
 
     # 2. Load the engine (the model, if it has one)
@@ -204,7 +215,7 @@ def make_video(
 
     return VideoResult(
         path=run.output, config=run.config, plan=run.plan, slots=stacks[0], chains=tuple(stacks), engine=engine.name,
-        notes=tuple(notes), seconds=clock.seconds, manifest_path=sidecar_path(run.output), manifest=manifest,
+        notes=(*run.notes[1 if run.engine_choice else 0 :], *notes), seconds=clock.seconds, manifest_path=sidecar_path(run.output), manifest=manifest,
         engine_choice=run.engine_choice,
     )  # fmt: skip
 
@@ -287,7 +298,8 @@ def outpaint_chains(
         size = (config.width_px, config.height_px)
         if cache_root is not None:
             key = chain_key(config, [photo.sha256 for photo in group], engine.revision)
-            cache = open_slot_cache(cache_root, key, size, segment.slots, fresh=fresh)
+            about = {"photos": [photo.path.name for photo in group], "engine": engine.name, "slots": segment.slots}
+            cache = open_slot_cache(cache_root, key, size, segment.slots, fresh=fresh, about=about)
             if cache.size != size:
                 notes.append(f"slots made at {cache.size[0]}x{cache.size[1]} are rendered at {size[0]}x{size[1]}")
                 size = cache.size

@@ -174,7 +174,16 @@ def segment_slot_counts(config: Config, photo_count: int) -> list[int]:
     """Outpainted slots of each chain: one chain per montage photo, one for a single photo or a nest."""
     if photo_count == 1 or config.nest:
         return [config.slots]
-    return [config.slots_per_photo or max(1, config.slots // photo_count)] * photo_count
+    if config.slots_per_photo is not None:
+        return [config.slots_per_photo] * photo_count
+    if config.slots < photo_count:
+        raise ConfigError(
+            f"slots should be at least one per photo of a montage ({photo_count}) but is {config.slots} "
+            "(or set slots_per_photo)"
+        )
+    # split exactly: the first parts take one more when the slots do not divide evenly
+    share, extra = divmod(config.slots, photo_count)
+    return [share + (k < extra) for k in range(photo_count)]
 
 
 def plan_video(config: Config, photo_count: int = 1) -> Plan:

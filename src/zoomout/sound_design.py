@@ -72,7 +72,9 @@ def design_eerie(plan: Plan, rng: np.random.Generator) -> np.ndarray:
 
     space = _reverb(birds + 0.6 * ticks + 0.3 * gliss[:, None] + 0.15 * hits, rng, decay_s=1.6)
     mix = 0.35 * drone + 0.4 * gliss[:, None] + 1.1 * birds + 0.45 * ticks + 0.8 * hits + 0.5 * space
-    return _fade_edges(mix)
+    # the final boom rings out over the end hold: the whole mix decays to silence by the last sample
+    decay = np.clip(1.0 - (t - end_s) / max(t[-1] - end_s, 0.05), 0.0, 1.0) ** 2
+    return _fade_edges(mix * decay[:, None])
 
 
 def _drone(t: np.ndarray, depth: np.ndarray, rng: np.random.Generator) -> np.ndarray:

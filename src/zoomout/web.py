@@ -29,7 +29,7 @@ from .config import MAX_PHOTOS, SIZE_PRESETS, SLOTS_RANGE, SOUND_PRESETS, ZOOM_R
 from .engines import AUTO, choose_engine, engine_statuses, options_class
 from .errors import ConfigError, ZoomoutError
 from .jobs import JOB_MAX_AGE_S, JobQueue, check_photos
-from .options import MAKE_OPTIONS, MakeOption, build_request
+from .options import MAKE_OPTIONS, MakeOption, build_request, rename_option
 
 try:
     import gradio as gr
@@ -126,7 +126,10 @@ class WebApp(JobQueue):
             # 4. Hand over the results (Gradio copies them into its cache); `release` deletes the job folder
             if job.error is not None:
                 if isinstance(job.error, ZoomoutError):
-                    message = job.public_message(str(job.error))
+                    error = job.error
+                    if isinstance(error, ConfigError):
+                        error = rename_option(error, label_of, values) or error
+                    message = job.public_message(str(error))
                     yield f"**Error**: {message}", gr.skip(), None, None, None
                     raise gr.Error(message, duration=None, print_exception=False)
                 raise job.error

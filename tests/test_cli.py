@@ -1,0 +1,112 @@
+"""The command line as a newcomer meets it: help, versions, brackets printed verbatim, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zoomout import __version__
+
+
+def zoomout(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "zoomout", *args], cwd=cwd, capture_output=True, text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})}, timeout=600,
+    )  # fmt: skip
+
+
+TINY = ["--size", "96x160", "--slots", "2", "--seconds-per-slot", "0.5", "--fps", "24", "--sound", "none", "--engine", "classic"]
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_short_and_long_help(tmp_path, flag):
+    done = zoomout(flag, cwd=tmp_path)
+    assert done.returncode == 0 and "make" in done.stdout
+    make = zoomout("make", flag, cwd=tmp_path)
+    assert make.returncode == 0
+    for panel in ("Input and output", "Timing", "Picture", "Montage", "Engine", "Sound", "Honesty", "Cache"):
+        assert panel in make.stdout, panel
+    assert "<bool>" not in make.stdout.split("Input and output")[1]  # flags show without type noise
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version_flags(tmp_path, flag):
+    done = zoomout(flag, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == __version__
+
+
+@pytest.mark.slow
+def test_brackets_in_names_labels_and_messages_print_verbatim(tmp_path, small_cat):
+    photo = tmp_path / "photo [red].jpg"
+    photo.write_bytes(small_cat.read_bytes())
+    out = "v [1].mp4"
+    made = zoomout("make", photo.name, "-o", out, *TINY, "--size", "270x480", "--label", "Made with AI [zoomout]", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert "wrote v [1].mp4" in made.stderr
+    seen = zoomout("inspect", out, cwd=tmp_path)
+    assert seen.returncode == 0, seen.stderr
+    assert "'Made with AI [zoomout]'" in seen.stdout and "photo [red].jpg" in seen.stdout
+    made = zoomout("make", photo.name, "-o", "w.mp4", *TINY, "--label", "[/]", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    seen = zoomout("inspect", "w.mp4", cwd=tmp_path)
+    assert seen.returncode == 0 and "'[/]'" in seen.stdout, seen.stderr
+    sound = zoomout("sound", "-o", "s [i].wav", "--slots", "1", "--seconds-per-slot", "0.5", cwd=tmp_path)
+    assert sound.returncode == 0 and "wrote s [i].wav" in sound.stderr, sound.stderr
+
+
+@pytest.mark.slow
+def test_inspect_exits_non_zero_when_the_video_changed(tmp_path, small_cat):
+    assert zoomout("make", str(small_cat), "-o", "v.mp4", *TINY, cwd=tmp_path).returncode == 0
+    assert zoomout("inspect", "v.mp4", cwd=tmp_path).returncode == 0
+    import av
+
+    with av.open(str(tmp_path / "v.mp4")) as source, av.open(str(tmp_path / "edited.mp4"), "w") as target:
+        stream = target.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 96, 160, "yuv420p"
+        for key, value in source.metadata.items():
+            target.metadata[key] = value  # the manifest travels with the re-encode
+        for frame in source.decode(video=0):
+            target.mux(stream.encode(frame.reformat(format="yuv420p")))
+        target.mux(stream.encode(None))
+    changed = zoomout("inspect", "edited.mp4", cwd=tmp_path)
+    assert changed.returncode == 1 and "CHANGED" in changed.stdout
+
+
+@pytest.mark.slow
+def test_mask_video_of_a_montage_and_a_bad_mask_path(tmp_path, small_cat):
+    other = tmp_path / "other.jpg"
+    other.write_bytes(small_cat.read_bytes())
+    made = zoomout("make", str(small_cat), str(other), "-o", "m.mp4", *TINY, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    masks = zoomout("inspect", "m.mp4", "--mask-video", "mask.mp4", cwd=tmp_path)
+    assert masks.returncode == 0 and "wrote mask.mp4" in masks.stderr, masks.stderr
+    bad = zoomout("inspect", "m.mp4", "--mask-video", "/no/such/dir/m.mp4", cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.strip() == "error: /no/such/dir/m.mp4: folder /no/such/dir does not exist"
+
+
+def test_dry_run_counts_the_photo_slot_apart_and_warns_of_missing_glyphs(tmp_path, small_cat):
+    done = zoomout("make", str(small_cat), "-o", "v.mp4", *TINY, "--label", "AI ✨ 很好", "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "slots: 2 outpainted + 1 photo slot(s)" in done.stdout
+    assert "no glyph for ✨ 很 好" in done.stdout
+    assert not list(tmp_path.glob("*.mp4"))
+
+
+def test_dry_run_refuses_what_the_run_refuses(tmp_path, small_cat):
+    done = zoomout("make", str(small_cat), "-o", "v.mp4", *TINY, "--sign-cert", str(small_cat), "--dry-run", cwd=tmp_path)
+    assert done.returncode == 2 and "sign_cert and sign_key should be given together" in done.stderr
+
+
+@pytest.mark.slow
+def test_cache_list_names_photos_engine_size_and_date(tmp_path, small_cat):
+    env = {"ZOOMOUT_CACHE": str(tmp_path / "cache")}
+    assert zoomout("make", str(small_cat), "-o", "v.mp4", *TINY, cwd=tmp_path, env=env).returncode == 0
+    listed = zoomout("cache", "--list", cwd=tmp_path, env=env)
+    assert listed.returncode == 0
+    row = next(line for line in listed.stdout.splitlines() if small_cat.name in line)
+    assert "classic" in row and "96x160" in row and "min ago" in row
