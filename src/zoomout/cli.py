@@ -202,15 +202,15 @@ app.command(context_settings=HELP_SETTINGS)(sound)
 
 @app.command()
 def batch(
-    jobs: Annotated[Path, typer.Argument(help="Jobs file: one JSON object per line, e.g. {\"photos\": [\"cat.jpg\"], \"output\": \"cat.mp4\", \"slots\": 6}.", show_default=False)],
-    out: Annotated[str, typer.Option("--out", help="Output folder every node sees, or an fsspec URL (s3://…, file://…).", show_default=False)],
-    ray_address: Annotated[Optional[str], typer.Option("--ray", envvar="RAY_ADDRESS", help="Join this Ray cluster (ray start --head prints it); default: a local Ray on this machine's cores.", show_default=False)] = None,
+    jobs: Annotated[Path, typer.Argument(help="Jobs file: one JSON object per line, e.g. {\"photos\": [\"cat.jpg\"], \"output\": \"cat.mp4\", \"slots\": 6}.", metavar="JOBS.jsonl", show_default=False)],
+    out: Annotated[str, typer.Option("--out", help="Output folder every node sees, or an fsspec URL (s3://…, file://…).", metavar="DIR|URL", show_default=False)],
+    ray_address: Annotated[Optional[str], typer.Option("--ray", envvar="RAY_ADDRESS", metavar="ADDRESS", help="Join this Ray cluster (ray start --head prints it); default: a local Ray on this machine's cores.", show_default=False)] = None,
     outpaint_workers: Annotated[int, typer.Option(help="Outpaint workers (Ray actors, each keeps its model loaded, 1 CPU each).")] = 1,
     gpus_per_outpaint: Annotated[float, typer.Option(help="GPUs per outpaint worker (fractions share a GPU).")] = 0.0,
-    outpaint_resource: Annotated[Optional[list[str]], typer.Option(help="Custom Ray resource NAME[=AMOUNT] each outpaint worker needs (repeatable).", show_default=False)] = None,
+    outpaint_resource: Annotated[Optional[list[str]], typer.Option(help="Custom Ray resource each outpaint worker needs (repeatable).", metavar="NAME[=AMOUNT]", show_default=False)] = None,
     render_workers: Annotated[Optional[int], typer.Option(help="Render + encode tasks at once, 1 CPU each; default: the CPUs the outpaint workers leave.", show_default=False)] = None,
     retries: Annotated[int, typer.Option(help="How often a job whose worker or node died is run again.")] = 3,
-    force: Annotated[bool, typer.Option("--force", help="Make every video again, even those already made with the same options and photos.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Make every video again, even those already made with the same options and photos.", metavar="")] = False,
 ) -> None:
     """Make the videos of a jobs file on Ray, on this machine or a cluster; exit 1 if any job failed."""
     from .batch import BatchSettings, describe_failure, parse_resource, run_batch
