@@ -14,7 +14,7 @@ $(VENV)/.core: pyproject.toml
 $(VENV)/.test: $(VENV)/.core
 	# torch first and pinned, so it resolves to the CPU build here: an unpinned torch pulls GBs of CUDA wheels
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[test,heif,diffusion,lama,web]'
+	$(PIP) install -e '.[test,heif,diffusion,lama,web,batch]'
 	touch $@
 
 demo: $(VENV)/.core
@@ -39,6 +39,7 @@ bench: $(VENV)/.test
 	$(PY) bench/bench_sound.py
 	$(PY) bench/bench_memory.py
 	$(PY) bench/bench_demo.py
+	$(PY) bench/bench_batch.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

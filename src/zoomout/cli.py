@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -23,6 +23,7 @@ from .options import MAKE_OPTIONS, MakeOption, build_request, cli_spelling, nami
 from .progress import ProgressEvent
 
 if TYPE_CHECKING:
+    from .batch import BatchProgress
     from .pipeline import RunPlan
 
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -210,6 +211,48 @@ sound.__signature__ = Signature(  # type: ignore[attr-defined]
     ]
 )  # fmt: skip
 app.command(context_settings=HELP_SETTINGS)(sound)
+
+
+@app.command()
+def batch(
+    jobs: Annotated[Path, typer.Argument(help="Jobs file: one JSON object per line, e.g. {\"photos\": [\"cat.jpg\"], \"output\": \"cat.mp4\", \"slots\": 6}.", metavar="JOBS.jsonl", show_default=False)],
+    out: Annotated[str, typer.Option("--out", help="Output folder every node sees, or an fsspec URL (s3://…, file://…).", metavar="DIR|URL", show_default=False)],
+    ray_address: Annotated[Optional[str], typer.Option("--ray", envvar="RAY_ADDRESS", metavar="ADDRESS", help="Join this Ray cluster (ray start --head prints it); default: a local Ray on this machine's cores.", show_default=False)] = None,
+    outpaint_workers: Annotated[int, typer.Option(help="Outpaint workers (Ray actors, each keeps its model loaded, 1 CPU each).")] = 1,
+    gpus_per_outpaint: Annotated[float, typer.Option(help="GPUs per outpaint worker (fractions share a GPU).")] = 0.0,
+    outpaint_resource: Annotated[Optional[list[str]], typer.Option(help="Custom Ray resource each outpaint worker needs (repeatable).", metavar="NAME[=AMOUNT]", show_default=False)] = None,
+    render_workers: Annotated[Optional[int], typer.Option(help="Render + encode tasks at once, 1 CPU each; default: the CPUs the outpaint workers leave.", show_default=False)] = None,
+    retries: Annotated[int, typer.Option(help="How often a job whose worker or node died is run again.")] = 3,
+    force: Annotated[bool, typer.Option("--force", help="Make every video again, even those already made with the same options and photos.", metavar="")] = False,
+) -> None:
+    """Make the videos of a jobs file on Ray, on this machine or a cluster; exit 1 if any job failed."""
+    from .batch import BatchSettings, describe_failure, parse_resource, run_batch
+
+    settings = BatchSettings(
+        outpaint_workers=outpaint_workers, gpus_per_outpaint=gpus_per_outpaint, render_workers=render_workers,
+        outpaint_resources=tuple(parse_resource(r) for r in outpaint_resource or ()), retries=retries, force=force,
+    )  # fmt: skip
+    columns = (TextColumn("{task.description:<6}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    bars = Progress(*columns, console=console, transient=False)
+    bar_of: dict[str, TaskID] = {}
+
+    def progress(event: BatchProgress) -> None:
+        if not bar_of:  # the first event comes once every line is checked: an error before it stays one line
+            bars.start()
+            bar_of.update(jobs=bars.add_task("jobs"), slots=bars.add_task("slots"))
+        bars.update(bar_of["jobs"], completed=event.jobs_done, total=event.jobs_total)
+        bars.update(bar_of["slots"], completed=event.slots_done, total=event.slots_total)
+        if event.finished is not None and event.finished.status == "failed":
+            bars.console.print(f"failed: {describe_failure(event.finished)}", highlight=False, markup=False)
+
+    try:
+        result = run_batch(jobs, out, ray_address=ray_address, settings=settings, progress=progress)
+    finally:
+        bars.stop()
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False, markup=False)
+    console.print(result.summary(), highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(0 if result.ok else 1)
 
 
 @app.command()

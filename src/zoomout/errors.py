@@ -35,3 +35,7 @@ class OutputError(ZoomoutError):
 
 class ProvenanceError(ZoomoutError):
     """A video cannot be signed or inspected: bad certificate or key, c2pa-python missing, unreadable file."""
+
+
+class JobsFileError(ZoomoutError):
+    """A jobs file (`zoomout batch`) cannot be read or holds no job; a bad line is reported on its own."""

@@ -19,14 +19,13 @@ import os
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from . import __version__
 from .chain import SlotStack, shrink_slot
 from .config import Config
-from .engines import Engine
 from .errors import ProvenanceError
 from .load import Photo
 from .plan import Plan
@@ -38,14 +37,37 @@ SIDECAR_SUFFIX = ".zoomout.json"
 MASK_ENCODING = "packbits+zlib+base64"
 
 
+class DescribesEngine(Protocol):
+    """What the manifest needs of the engine that made the slots: an `Engine`, or its `EngineRecord`."""
+
+    name: str
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineRecord:
+    """An engine's name and manifest record without the engine and its model: small, picklable, sent between machines."""
+
+    name: str
+    record: dict[str, Any]
+
+    @classmethod
+    def of(cls, engine: DescribesEngine) -> EngineRecord:
+        return cls(engine.name, engine.describe())
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.record)
+
+
 def build_manifest(
-    config: Config, photos: Sequence[Photo], engine: Engine, plan: Plan, stacks: Sequence[SlotStack]
+    config: Config, photos: Sequence[Photo], engine: DescribesEngine, plan: Plan, stacks: Sequence[SlotStack]
 ) -> dict[str, Any]:
     """The manifest of a video before encoding (`publish_video` adds the stream hashes).
 
     `stacks` are the plan's chains: one per montage photo, or one for one photo or a nest.
     """
-    config_dict = _jsonable(config.to_dict())
+    config_dict = config_record(config)
     chains, zooms = plan.frame_views()
     return {
         "format": MANIFEST_FORMAT,
@@ -88,6 +110,11 @@ def build_manifest(
         },
         "label": getattr(config, "label", None),
     }
+
+
+def config_record(config: Config) -> dict[str, Any]:
+    """The config as the manifest records it (plain JSON types): what a rerun compares to know a video is current."""
+    return _jsonable(config.to_dict())
 
 
 def _jsonable(value: Any) -> Any:

@@ -23,7 +23,7 @@ from .errors import ConfigError, EngineUnavailableError, OutputError, PhotoError
 from .frames import iter_video_frames
 from .label import Label, label_frames, make_label
 from .load import MIN_SIDE_PX, Photo, load_photos
-from .manifest import build_manifest, sidecar_path
+from .manifest import DescribesEngine, build_manifest, sidecar_path
 from .outputs import check_output_file, check_output_folder
 from .plan import Plan, Timeline, plan_timeline, segment_slot_counts
 from .progress import ProgressCallback, ProgressEvent
@@ -199,19 +199,8 @@ def make_video(
     audio = make_soundtrack(run.config, run.plan, run.timeline.track)
     clock.lap("sound")
 
-    for path in (run.output, sidecar_path(run.output)):
-        remove_leftovers(path)  # of a run to the same output that was killed
-    try:
-        with temporary_beside(run.output, suffix=".draft.mp4") as draft:
-            # 5. Render and encode, streamed, into a draft beside the output
-            render_video(run, stacks, audio, draft, progress=progress)
-            clock.lap("render")
-
-            # 6. Publish: the video with its manifest (and C2PA credentials), the sidecar, the slots
-            manifest = publish(run, engine, stacks, draft)
-    except OSError as error:  # the disk filled up or went away while writing; the slots are cached
-        raise OutputError(f"{run.output}: writing the video failed ({error.strerror or error})") from None
-    clock.lap("publish")
+    # 5. Render and encode, streamed, into a draft beside the output; 6. publish it with its manifest
+    manifest = finish_video(run, engine, stacks, audio, progress=progress, clock=clock)
 
     return VideoResult(
         path=run.output, config=run.config, plan=run.plan, slots=stacks[0], chains=tuple(stacks), engine=engine.name,
@@ -233,6 +222,39 @@ class StageClock:
         self._last = now
 
 
+def finish_video(
+    run: RunPlan,
+    engine: DescribesEngine,
+    stacks: list[SlotStack],
+    audio: np.ndarray | None,
+    *,
+    progress: ProgressCallback | None = None,
+    clock: StageClock | None = None,
+) -> dict[str, Any]:
+    """Steps 5 and 6: render and encode into a draft beside `run.output`, then publish it; returns the manifest.
+
+    The video and its sidecar appear complete or not at all; leftovers of a killed writer of
+    the same output are removed first. `engine` is the engine that made `stacks`, or its
+    `EngineRecord` (a batch renders on another machine than the model's).
+    """
+    for path in (run.output, sidecar_path(run.output)):
+        remove_leftovers(path)  # of a run to the same output that was killed
+    try:
+        with temporary_beside(run.output, suffix=".draft.mp4") as draft:
+            # 5. Render and encode, streamed, into a draft beside the output
+            render_video(run, stacks, audio, draft, progress=progress)
+            if clock:
+                clock.lap("render")
+
+            # 6. Publish: the video with its manifest (and C2PA credentials), the sidecar, the slots
+            manifest = publish(run, engine, stacks, draft)
+    except OSError as error:  # the disk filled up or went away while writing; the slots are cached
+        raise OutputError(f"{run.output}: writing the video failed ({error.strerror or error})") from None
+    if clock:
+        clock.lap("publish")
+    return manifest
+
+
 def render_video(
     run: RunPlan, stacks: list[SlotStack], audio: np.ndarray | None, path: Path, *, progress: ProgressCallback | None
 ) -> None:
@@ -251,8 +273,11 @@ def render_video(
                 progress(ProgressEvent("render", i + 1, plan.frame_count))
 
 
-def publish(run: RunPlan, engine: Engine, stacks: list[SlotStack], draft: Path) -> dict[str, Any]:
-    """Move the finished draft into place with its manifest; then the slots and the contact sheet asked for."""
+def publish(run: RunPlan, engine: DescribesEngine, stacks: list[SlotStack], draft: Path) -> dict[str, Any]:
+    """Move the finished draft into place with its manifest; then the slots and the contact sheet asked for.
+
+    `engine` is the engine that made the slots, or its `EngineRecord` where the model stayed on another machine.
+    """
     manifest = build_manifest(run.config, run.photos, engine, run.plan, stacks)
     manifest = publish_video(draft, run.output, manifest, photos=run.photos, signing=run.signing)
     if run.save_slots_to is not None:
