@@ -18,6 +18,9 @@ from .plan import AUDIO_RATE_HZ
 AAC_FRAME_SAMPLES = 1024
 BT709 = 1  # ITU-T H.273 code point for BT.709 primaries, transfer and matrix
 QUEUE_FRAMES = 4  # frames waiting for the encoder: bounds memory whatever the video length
+# x264's output depends on its thread count, which it picks from the machine's cores by default:
+# a fixed count makes the same video on every machine (a batch node and a laptop alike).
+X264_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ class Mp4Writer:
         s = self.settings
         stream = self._container.add_stream("libx264", rate=s.fps)
         stream.width, stream.height, stream.pix_fmt = s.width_px, s.height_px, "yuv420p"
-        stream.options = {"crf": str(s.crf), "preset": s.x264_preset}
+        stream.options = {"crf": str(s.crf), "preset": s.x264_preset, "threads": str(X264_THREADS)}
         ctx = stream.codec_context
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = BT709
         ctx.color_range = ColorRange.MPEG
