@@ -174,6 +174,46 @@ def test_beat_sync_stays_within_a_quarter(tmp_path):
     assert 0.75 <= plan_timeline(config).config.seconds_per_slot <= 1.25
 
 
+@pytest.mark.parametrize("kind", ["white noise", "held tone"])
+def test_beat_sync_says_when_there_is_no_beat(tmp_path, kind):
+    t = np.arange(20 * RATE) / RATE
+    mono = 0.3 * np.random.default_rng(0).standard_normal(len(t)) if kind == "white noise" else 0.3 * np.sin(2 * np.pi * 220 * t)
+    config = Config(**SHORT, sound=str(write_wav(tmp_path / "steady.wav", np.stack([mono, mono], 1))), sound_sync="beats")
+    with pytest.raises(SoundError, match="no clear beat in the sound file"):
+        plan_timeline(config)
+
+
+def test_clear_beats_report_their_clarity(tmp_path):
+    audio, _ = click_track(120.0, first_s=0.2, seconds=20.0)
+    config = Config(**SHORT, sound=str(write_wav(tmp_path / "clicks.wav", audio)), sound_sync="beats")
+    assert plan_timeline(config).sync.clarity > 0.5
+
+
+@pytest.mark.slow
+def test_make_video_says_when_a_sparse_track_stays_quiet(tmp_path, small_cat):
+    from zoomout import make_video
+
+    clicks = np.zeros(8 * RATE)  # a 2 ms click a second, silence between
+    burst_t = np.arange(int(0.002 * RATE)) / RATE
+    for start in range(0, len(clicks), RATE):
+        clicks[start : start + len(burst_t)] = 0.5 * np.sin(2 * np.pi * 3000 * burst_t)
+    sound = write_wav(tmp_path / "sparse.wav", np.stack([clicks, clicks], axis=1))
+    config = Config(width_px=96, height_px=160, slots=1, seconds_per_slot=1.0, engine="classic", sound=str(sound))
+    result = make_video([small_cat], tmp_path / "v.mp4", config, cache_dir=None)
+    note = next(n for n in result.notes if n.startswith("sound: your track reaches"))
+    reached = float(note.split("reaches ")[1].split(" LUFS")[0])
+    assert reached < -15 and "not -14" in note
+
+
+def test_eerie_track_rings_out_instead_of_stopping_loud():
+    """The final boom decays over the end hold: the last 100 ms are far quieter than the loudest 100 ms."""
+    config = Config(**SHORT)
+    audio = make_soundtrack(config, plan_video(config)).mean(axis=1)
+    window = RATE // 10
+    rms = np.sqrt((audio[: len(audio) // window * window].reshape(-1, window) ** 2).mean(axis=1))
+    assert rms[-1] < 0.05 * rms.max(), (rms[-1], rms.max())
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [("sound", ""), ("sound", 3), ("sound_seed", -1), ("sound_seed", 1.5), ("sound_seed", 2**32), ("sound_sync", "bars")],

@@ -13,6 +13,7 @@ from .sound import SoundError
 
 RATE = AUDIO_RATE_HZ
 SYNC_RANGE = (0.75, 1.25)  # seconds per slot may move this far to land on the beats
+MIN_BEAT_CLARITY = 0.15  # below it there is no beat to sync to (see `track_beats`)
 BEAT_RATE_HZ = 24_000
 BEAT_HOP = 120  # 5 ms frames
 BEAT_WINDOW = 512
@@ -29,14 +30,18 @@ class BeatSync:
     tempo_bpm: float
     beats_s: np.ndarray  # detected beats, seconds into the track
     error_s: float  # the largest distance from a slot change to its nearest beat
+    clarity: float  # how periodic the onsets are (see `track_beats`)
 
 
-def track_beats(samples: np.ndarray) -> tuple[float, np.ndarray]:
-    """Tempo (BPM) and beat times (s) of (n, 2) samples at 48 kHz.
+def track_beats(samples: np.ndarray) -> tuple[float, np.ndarray, float]:
+    """Tempo (BPM), beat times (s) and beat clarity of (n, 2) samples at 48 kHz.
 
     Ellis' dynamic-programming beat tracker (the one librosa uses): a spectral-flux onset
     envelope, a tempo from its autocorrelation weighted by a log-normal prior around 120 BPM,
     then the beat sequence that best balances onset strength against keeping that tempo.
+    The clarity is the onset envelope's autocorrelation at its strongest period between 40
+    and 240 BPM, over its energy: about 1 for a click track, ~0.3–0.6 for a drum loop, below
+    0.1 for steady noise or a held tone (measured: white noise 0.05, a sine 0.07).
     """
     mono = signal.resample_poly(np.asarray(samples, dtype=np.float64).mean(axis=1), 1, RATE // BEAT_RATE_HZ)
     _, _, spectrum = signal.stft(mono, fs=BEAT_RATE_HZ, nperseg=BEAT_WINDOW, noverlap=BEAT_WINDOW - BEAT_HOP)
@@ -45,14 +50,17 @@ def track_beats(samples: np.ndarray) -> tuple[float, np.ndarray]:
     onset = flux - ndimage.uniform_filter1d(flux, 2 * round(0.1 * BEAT_RATE_HZ / BEAT_HOP) + 1)
     onset = np.maximum(onset, 0)
     if onset.std() == 0:
-        return 0.0, np.zeros(0)
+        return 0.0, np.zeros(0), 0.0
     onset /= onset.std()
     frame_s = BEAT_HOP / BEAT_RATE_HZ
 
     # tempo: autocorrelation peak between 40 and 240 BPM, weighted towards 120 BPM
     lags = np.arange(round(60 / 240 / frame_s), min(round(60 / 40 / frame_s), len(onset) - 1))
     if len(lags) < 3:
-        return 0.0, np.zeros(0)
+        return 0.0, np.zeros(0), 0.0
+    centred = np.abs(np.fft.rfft(onset - onset.mean(), 2 * len(onset))) ** 2
+    energy_ac = np.fft.irfft(centred)
+    clarity = float(energy_ac[lags].max() / energy_ac[0])
     spectrum_ac = np.fft.rfft(onset, 2 * len(onset))
     autocorr = np.fft.irfft(spectrum_ac * np.conj(spectrum_ac))[lags]
     prior = np.exp(-0.5 * np.log2(60 / (lags * frame_s) / TEMPO_PRIOR_BPM) ** 2)
@@ -76,13 +84,13 @@ def track_beats(samples: np.ndarray) -> tuple[float, np.ndarray]:
             previous[i] = i - back_lags[valid][j]
     peaks = signal.argrelmax(score, mode="wrap")[0] if len(score) > 2 else np.zeros(0, int)
     if not len(peaks):
-        return 60 / (period * frame_s), np.zeros(0)
+        return 60 / (period * frame_s), np.zeros(0), clarity
     last = int(peaks[score[peaks] >= 0.5 * np.median(score[peaks])][-1])
     beats = [last]
     while previous[beats[-1]] >= 0:
         beats.append(int(previous[beats[-1]]))
     # a frame's flux peaks once the onset is about a quarter window past the frame's centre
-    return 60 / (period * frame_s), np.array(beats[::-1]) * frame_s + BEAT_WINDOW / 4 / BEAT_RATE_HZ
+    return 60 / (period * frame_s), np.array(beats[::-1]) * frame_s + BEAT_WINDOW / 4 / BEAT_RATE_HZ, clarity
 
 
 def sync_to_beats(config: Config, samples: np.ndarray, photo_count: int = 1) -> BeatSync:
@@ -92,9 +100,12 @@ def sync_to_beats(config: Config, samples: np.ndarray, photo_count: int = 1) -> 
     grid of seconds per slot × every beat as the first change's anchor is scored by how far the
     changes fall from their nearest beats, and the best is refined by least squares.
     """
-    tempo_bpm, beats = track_beats(samples)
-    if len(beats) < 2:
-        raise SoundError("sound_sync 'beats': no beats found in the sound file")
+    tempo_bpm, beats, clarity = track_beats(samples)
+    if len(beats) < 2 or clarity < MIN_BEAT_CLARITY:
+        raise SoundError(
+            f"sound_sync 'beats': no clear beat in the sound file (beat clarity {clarity:.2f}, at least "
+            f"{MIN_BEAT_CLARITY} needed); use sound_sync none"
+        )
     # slot changes are affine in seconds per slot (c_k = a_k + sps·g_k): read a and g off two plans
     plan = plan_video(config, photo_count)
     sps0 = plan.zoom_s / plan.slots  # the effective one, also when a total duration set it
@@ -133,7 +144,7 @@ def sync_to_beats(config: Config, samples: np.ndarray, photo_count: int = 1) -> 
     sps = float(np.clip(sps, lo, hi))
     offset_s = float(np.clip(np.mean(nearest[matched] - a[matched] - sps * g[matched]) if matched.any() else offset_s, 0, None))
     final_error, _ = distances(offset_s + a + sps * g)
-    return BeatSync(sps, offset_s, tempo_bpm, beats, float(final_error.max()))
+    return BeatSync(sps, offset_s, tempo_bpm, beats, float(final_error.max()), clarity)
 
 
 # ---------------------------------------------------------------------------------------------

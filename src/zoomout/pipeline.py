@@ -24,6 +24,7 @@ from .frames import iter_video_frames
 from .label import Label, label_frames, make_label
 from .load import MIN_SIDE_PX, Photo, load_photos
 from .manifest import DescribesEngine, build_manifest, sidecar_path
+from .mastering import CEILING_DBTP, TARGET_LUFS, loudness_lufs
 from .outputs import check_output_file, check_output_folder
 from .plan import Plan, Timeline, plan_timeline, segment_slot_counts
 from .progress import ProgressCallback, ProgressEvent
@@ -197,6 +198,7 @@ def make_video(
 
     # 4. Sound
     audio = make_soundtrack(run.config, run.plan, run.timeline.track)
+    notes += loudness_notes(run, audio)
     clock.lap("sound")
 
     # 5. Render and encode, streamed, into a draft beside the output; 6. publish it with its manifest
@@ -207,6 +209,22 @@ def make_video(
         notes=(*run.notes[1 if run.engine_choice else 0 :], *notes), seconds=clock.seconds, manifest_path=sidecar_path(run.output), manifest=manifest,
         engine_choice=run.engine_choice,
     )  # fmt: skip
+
+
+LOUDNESS_NOTE_LU = 1.0  # a user's track this far from the target is worth a word
+
+
+def loudness_notes(run: RunPlan, audio: np.ndarray | None) -> list[str]:
+    """A note when a user's track could not reach the target loudness without crushing its peaks."""
+    if audio is None or run.timeline.track is None:
+        return []
+    reached = loudness_lufs(audio)
+    if abs(reached - TARGET_LUFS) <= LOUDNESS_NOTE_LU:
+        return []
+    return [
+        f"sound: your track reaches {reached:.1f} LUFS, not {TARGET_LUFS:g}: its peaks would pass "
+        f"{CEILING_DBTP:g} dBTP, and the limiter does not crush them"
+    ]
 
 
 class StageClock:
