@@ -58,17 +58,33 @@ def test_upload_make_and_watch_the_video(server, tmp_path, small_cat):
             page.goto(server)
 
             page.locator("#photos input[type=file]").set_input_files(str(small_cat))
-            page.get_by_text("cat small.jpg").first.wait_for(timeout=30_000)
+            page.get_by_text("cat small.jpg").first.wait_for(timeout=120_000)  # a guard: a busy machine is slow
             _fill(page, "#size input", "180x320")
             _fill(page, "#slots input[type=number]", "3")
-            _fill(page, "#seconds-per-slot input[type=number]", "0.5")
+            assert page.locator("#cancel").is_disabled()  # nothing runs yet
+
+            # an error stays readable on the page, in the page's own words
+            _fill(page, "#seconds-per-slot input[type=number]", "0")
             page.locator("#make").click()
+            page.get_by_text("Seconds per slot should be in").first.wait_for(timeout=60_000)
+            assert "Seconds per slot should be in" in page.locator("#status").inner_text()
+            page.locator("#make:not([disabled])").wait_for(timeout=30_000)
+
+            # the controls declared once for the CLI and the page
+            _fill(page, "#seconds-per-slot input[type=number]", "0.5")
+            _choose(page, "#fit", "cover")
+            _choose(page, "#ease", "punchy")
+            _fill(page, "#label textarea, #label input", "Made with AI [test]")
+            page.locator("#loop input[type=checkbox]").check()
+            page.locator("#make").click()
+            page.locator("#cancel:not([disabled])").wait_for(timeout=30_000)  # running: cancel is offered
 
             video = page.locator("#video video")
             video.wait_for(state="attached", timeout=180_000)
             page.locator("#slots-gallery img").nth(3).wait_for(timeout=30_000)  # the photo's slot and three more
             page.wait_for_function("document.querySelector('#video video').readyState >= 2", timeout=30_000)
             assert page.locator("#status").inner_text().startswith("Done")
+            assert page.locator("#cancel").is_disabled()
             page.evaluate(_PAUSE_MID_ZOOM)  # a still frame for the screenshot
 
             screenshot = tmp_path / "web.png"
@@ -86,6 +102,12 @@ def _fill(page, selector: str, text: str) -> None:
     field = page.locator(selector).first
     field.fill(text)
     field.press("Enter")
+
+
+def _choose(page, selector: str, value: str) -> None:
+    field = page.locator(f"{selector} input").first
+    field.click()
+    page.get_by_role("option", name=value, exact=True).click()
 
 
 def _is_local(url: str) -> bool:

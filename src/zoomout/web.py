@@ -99,7 +99,11 @@ class WebApp(JobQueue):
             job_request = form_request(photos, values, sound_file)
             check_photos([str(p) for p in job_request.photos], job_request.config)
         except ZoomoutError as error:
-            raise gr.Error(str(error), duration=None, print_exception=False) from None
+            message = str(error)
+            for path in photos or []:  # the upload's name, not the server's folder
+                message = message.replace(str(path), Path(path).name)
+            yield f"**Error**: {message}", gr.skip(), None, None, None  # stays on the page
+            raise gr.Error(message, duration=None, print_exception=False) from None
 
         # 2. Start the worker
         job = self.submit(job_request, session=getattr(request, "session_hash", None) or "")
@@ -245,23 +249,20 @@ def build_app(app: WebApp | None = None) -> gr.Blocks:
         controls["sound"].change(
             lambda choice: gr.File(visible=choice == OWN_SOUND), controls["sound"], sound_file, api_visibility="private"
         )
+        # Make is offered while nothing runs, Cancel while a job runs
         buttons = [make_button, cancel_button]
-        running = make_button.click(
-            lambda: (gr.Button(interactive=False), gr.Button(interactive=True)), None, buttons, api_visibility="private",
-            queue=False,
-        )  # fmt: skip
-        making = running.then(
+        busy = {"fn": lambda: (gr.Button(interactive=False), gr.Button(interactive=True)), "inputs": None}
+        idle = {"fn": lambda: (gr.Button(interactive=True), gr.Button(interactive=False)), "inputs": None}
+        private = {"outputs": buttons, "api_visibility": "private", "queue": False}
+        making = make_button.click(**busy, **private).then(
             _make_handler(app), [photos, sound_file, *controls.values()],
             [status, gallery, video, mp4_download, zip_download], api_name="make", show_progress_on=[video],
         )  # fmt: skip
-        making.then(
-            lambda: (gr.Button(interactive=True), gr.Button(interactive=False)), None, buttons, api_visibility="private",
-            queue=False,
-        )  # fmt: skip
+        making.success(**idle, **private)
+        making.failure(**idle, **private)
         cancel_button.click(app.cancel, None, status, cancels=[making], queue=False, api_name="cancel").then(
-            lambda: (gr.Button(interactive=True), gr.Button(interactive=False)), None, buttons, api_visibility="private",
-            queue=False,
-        )  # fmt: skip
+            **idle, **private
+        )
     demo.queue(default_concurrency_limit=1)
     demo.zoomout_app = app  # type: ignore[attr-defined]
     return demo
