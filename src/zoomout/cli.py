@@ -73,11 +73,13 @@ def make(ctx: typer.Context, photos: list[Path], **values: Any) -> None:
     )  # fmt: skip
     with Progress(*columns, console=console, transient=False) as bars:
         tasks: dict[str, int] = {}
+        shown: set[str] = set()
 
         def progress(event: ProgressEvent) -> None:
             if event.stage == "ready":  # every check has passed: an error stays one line
                 for note in event.notes:
                     bars.console.print(note, highlight=False, markup=False)
+                shown.update(event.notes)
                 return
             if event.stage not in tasks:
                 tasks[event.stage] = bars.add_task(STAGE_LABELS[event.stage], total=event.total)
@@ -85,7 +87,8 @@ def make(ctx: typer.Context, photos: list[Path], **values: Any) -> None:
 
         result = make_video(**request.make_video_arguments(), progress=progress)
     for note in result.notes:
-        console.print(f"note: {note}", highlight=False, markup=False)
+        if note not in shown:  # the engine's notes came before the work
+            console.print(f"note: {note}", highlight=False, markup=False)
     timings = ", ".join(f"{stage} {s:.1f}s" for stage, s in result.seconds.items())
     config = result.config
     console.print(
@@ -120,6 +123,7 @@ def describe_plan(planned: RunPlan) -> str:
         f"{planned.cached_slots} already in the cache",
         f"engine: {config.engine}" + (f" ({planned.engine_choice})" if planned.engine_choice else ""),
         f"sound: {config.sound}",
+        *(f"note: {note}" for note in planned.engine_notes),
         *(f"note: {p.path.name}: {note}" for p in planned.photos for note in p.notes),
         f"disk: at most {planned.disk_needed_bytes / mb:.1f} MB needed, {planned.disk_free_bytes / mb:.0f} MB free",
         f"memory: about {memory.total / mb:.0f} MB at peak (slots {memory.slots / mb:.0f}, mipmaps "

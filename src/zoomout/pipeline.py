@@ -57,6 +57,7 @@ class RunPlan:
     config: Config  # with a concrete engine and, with sound_sync='beats', the synced timing
     timeline: Timeline
     engine_choice: str | None
+    engine_notes: tuple[str, ...]  # what the engine's options trade or leave out (`Engine.run_notes`)
     cache_root: Path | None
     fresh: bool
     cached_slots: int  # slots of this run already in the cache (0 with fresh)
@@ -128,6 +129,7 @@ def plan_run(
             cached += count_cached(cache_root, key, (config.width_px, config.height_px), segment.slots)
     return RunPlan(
         output=output_path, photos=loaded, config=config, timeline=timeline, engine_choice=engine_choice,
+        engine_notes=engine_class(config.engine).run_notes(config.engine_options),
         cache_root=cache_root, fresh=fresh, cached_slots=cached, disk_needed_bytes=needed, disk_free_bytes=free,
         memory=estimate_memory(config, plan, [p.pixels.shape for p in loaded]), label=label, signing=signing,
         save_slots_to=None if save_slots_to is None else Path(save_slots_to),
@@ -171,7 +173,7 @@ def make_video(
         contact_sheet=contact_sheet, sign_cert=sign_cert, sign_key=sign_key,
     )  # fmt: skip
     if progress:
-        progress(ProgressEvent("ready", 0, 0, notes=(run.engine_choice,) if run.engine_choice else ()))
+        progress(ProgressEvent("ready", 0, 0, notes=(*([run.engine_choice] if run.engine_choice else []), *run.engine_notes)))
     clock.lap("prepare")
 
     # 2. Load the engine (the model, if it has one)
@@ -202,7 +204,7 @@ def make_video(
 
     return VideoResult(
         path=run.output, config=run.config, plan=run.plan, slots=stacks[0], chains=tuple(stacks), engine=engine.name,
-        notes=tuple(notes), seconds=clock.seconds, manifest_path=sidecar_path(run.output), manifest=manifest,
+        notes=(*run.engine_notes, *notes), seconds=clock.seconds, manifest_path=sidecar_path(run.output), manifest=manifest,
         engine_choice=run.engine_choice,
     )  # fmt: skip
 
@@ -258,6 +260,7 @@ def resolve_engine(config: Config) -> tuple[Config, str | None]:
     if config.engine == AUTO:
         name, choice = choose_engine(config.engine_options)
         options = config.engine_options if isinstance(config.engine_options, options_class(name) or ()) else None
+        options = engine_class(name).auto_options(options)
         config = replace(config, engine=name, engine_options=options)
     defaults = options_class(config.engine)
     if config.engine_options is None and defaults is not None:
