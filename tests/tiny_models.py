@@ -11,10 +11,11 @@ from pathlib import Path
 TINY_VOCAB_LETTERS = "abcdefghijklmnopqrstuvwxyz,.-"
 
 
-def save_tiny_inpainting_pipeline(folder: Path) -> Path:
+def save_tiny_inpainting_pipeline(folder: Path, *, block_out_channels: tuple[int, int] = (32, 64)) -> Path:
     """A random SD-inpainting pipeline (9-channel UNet, small VAE, 2-layer CLIP) in diffusers format.
 
     Its native size is 64 px (UNet sample size 32 × VAE factor 2). Seeded: the same weights every time.
+    `block_out_channels` widens the UNet (a model that another model's LoRA does not fit).
     """
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
@@ -22,7 +23,7 @@ def save_tiny_inpainting_pipeline(folder: Path) -> Path:
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=9, out_channels=4,
+        block_out_channels=block_out_channels, layers_per_block=2, sample_size=32, in_channels=9, out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=32,
     )  # fmt: skip

@@ -198,7 +198,7 @@ class DiffusionOptions:
     @property
     def sampling(self) -> Sampling:
         """Steps, guidance and strength with the defaults resolved (`--fast` has its own)."""
-        wants_negative = bool(self.negative_prompt_for(0) or any(self.negative_prompt_for(k) for k, _ in self.slot_prompts))
+        wants_negative = bool(self.negative_prompt_for(0))  # the same for every slot
         if self.fast:
             guidance = FAST_GUIDANCE_NEGATIVE if wants_negative else FAST_GUIDANCE
             defaults = (FAST_STEPS, guidance, FAST_STRENGTH)
@@ -732,12 +732,18 @@ def _load_vae(source: str, dtype: Any) -> tuple[Any, dict[str, Any]]:
 def _fuse_lora(pipeline: Any, lora: LoraChoice, model: str) -> dict[str, Any]:
     """Load `lora` (diffusers' `load_lora_weights`, through peft), fuse it into the weights at its weight,
     and unload the adapter: the UNet then runs as fast as without a LoRA. Returns its manifest record."""
+    import diffusers
+
     location = _fetch_weights(lora.source, "lora")
     file = weight_files(location, "lora")[0]
+    level = diffusers.logging.get_verbosity()
+    diffusers.logging.set_verbosity(diffusers.logging.CRITICAL)  # a failure is raised below, in one line
     try:
         pipeline.load_lora_weights(str(file.parent), weight_name=file.name, adapter_name="zoomout")
     except (OSError, ValueError, RuntimeError, KeyError) as error:
         raise EngineUnavailableError(f"LoRA {lora.source} does not fit {model}: {_first_line(error)}") from None
+    finally:
+        diffusers.logging.set_verbosity(level)
     if not any("zoomout" in names for names in pipeline.get_list_adapters().values()):
         raise EngineUnavailableError(f"LoRA {lora.source} has no layer that fits {model}")
     pipeline.fuse_lora(lora_scale=lora.weight, adapter_names=["zoomout"])
@@ -746,8 +752,11 @@ def _fuse_lora(pipeline: Any, lora: LoraChoice, model: str) -> dict[str, Any]:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    """The error's first line, with the next one when the first only announces a list (`Error(s) in …:`)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 @contextlib.contextmanager
