@@ -36,6 +36,7 @@ bench: $(VENV)/.test
 	$(PY) bench/bench_classic.py
 	$(PY) bench/bench_picture.py
 	$(PY) bench/bench_engines.py
+	$(PY) bench/bench_fast.py  # full-size SD 1.5 on the CPU: about 10 minutes; builds 4.5 GB of random weights once
 	$(PY) bench/bench_sound.py
 	$(PY) bench/bench_memory.py
 	$(PY) bench/bench_demo.py

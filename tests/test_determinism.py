@@ -21,7 +21,7 @@ from zoomout import Config, make_video
 from zoomout.engines import DiffusionOptions, LamaOptions
 from zoomout.container import hash_streams
 
-from tiny_models import save_tiny_inpainting_pipeline, save_tiny_lama
+from tiny_models import save_tiny_autoencoder_tiny, save_tiny_inpainting_pipeline, save_tiny_lama, save_tiny_lora
 
 RUNS_IN_PROCESS = 5
 TINY = dict(width_px=96, height_px=160, slots=2, seconds_per_slot=0.5, fps=24, hold_start_s=0.25, hold_end_s=0.25)
@@ -30,6 +30,7 @@ TINY = dict(width_px=96, height_px=160, slots=2, seconds_per_slot=0.5, fps=24, h
 JOBS: dict[str, tuple[int, dict]] = {
     "lama": (1, dict(engine="lama")),
     "diffusion": (1, dict(engine="diffusion")),
+    "diffusion-fast": (1, dict(engine="diffusion")),  # LCMScheduler, a fused LoRA, AutoencoderTiny
     "single": (1, {}),
     "montage-cut": (2, dict(transition="cut")),
     "montage-flash": (2, dict(transition="flash")),
@@ -58,6 +59,9 @@ def save_models(folder: Path) -> dict[str, Path]:
         models["lama"] = save_tiny_lama(folder / "tiny-lama.onnx")
     if all(importlib.util.find_spec(p) for p in ("torch", "diffusers", "transformers")):
         models["diffusion"] = save_tiny_inpainting_pipeline(folder / "tiny-sd")
+        if importlib.util.find_spec("peft"):
+            models["diffusion-fast-lora"] = save_tiny_lora(models["diffusion"], folder / "tiny-lora")
+            models["diffusion-fast-vae"] = save_tiny_autoencoder_tiny(folder / "tiny-taesd")
     return models
 
 
@@ -68,6 +72,11 @@ def job_config(name: str, models: dict[str, Path]) -> Config:
         "lama": lambda: LamaOptions(model_path=str(models["lama"]), device="cpu"),
         "diffusion": lambda: DiffusionOptions(model=str(models["diffusion"]), steps=2, device="cpu"),
     }.get(engine)
+    if name == "diffusion-fast":
+        engine_options = lambda: DiffusionOptions(  # noqa: E731
+            model=str(models["diffusion"]), fast=True, lora=str(models["diffusion-fast-lora"]),
+            vae=str(models["diffusion-fast-vae"]), device="cpu",
+        )  # fmt: skip
     return Config(**options, seed=5, engine_options=engine_options() if engine_options else None)
 
 
@@ -90,7 +99,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
 
 def runnable(models: dict[str, Path]) -> list[str]:
-    return [name for name in JOBS if JOBS[name][1].get("engine", "classic") in {"classic", *models}]
+    return [name for name in JOBS if JOBS[name][1].get("engine", "classic") in {"classic", *models} and (name != "diffusion-fast" or "diffusion-fast-lora" in models)]
 
 
 @pytest.mark.slow

@@ -11,18 +11,19 @@ from pathlib import Path
 TINY_VOCAB_LETTERS = "abcdefghijklmnopqrstuvwxyz,.-"
 
 
-def save_tiny_inpainting_pipeline(folder: Path) -> Path:
+def save_tiny_inpainting_pipeline(folder: Path, *, block_out_channels: tuple[int, int] = (32, 64)) -> Path:
     """A random SD-inpainting pipeline (9-channel UNet, small VAE, 2-layer CLIP) in diffusers format.
 
     Its native size is 64 px (UNet sample size 32 × VAE factor 2). Seeded: the same weights every time.
+    `block_out_channels` widens the UNet (a model that another model's LoRA does not fit).
     """
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from transformers import CLIPTextConfig, CLIPTextModel
 
     torch.manual_seed(0)
     unet = UNet2DConditionModel(
-        block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=9, out_channels=4,
+        block_out_channels=block_out_channels, layers_per_block=2, sample_size=32, in_channels=9, out_channels=4,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=32,
     )  # fmt: skip
@@ -50,19 +51,62 @@ def save_tiny_inpainting_pipeline(folder: Path) -> Path:
         beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False,
         steps_offset=1,
     )  # fmt: skip
-    # a character-level BPE vocabulary: every prompt tokenizes, no merges needed
-    words = ["<|startoftext|>", "<|endoftext|>", *TINY_VOCAB_LETTERS, *(c + "</w>" for c in TINY_VOCAB_LETTERS)]
-    vocab_dir = folder / "_vocab"
-    vocab_dir.mkdir(parents=True, exist_ok=True)
-    (vocab_dir / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(words)}))
-    (vocab_dir / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(str(vocab_dir / "vocab.json"), str(vocab_dir / "merges.txt"), model_max_length=77)
+    tokenizer = char_tokenizer(folder / "_vocab")
     pipeline = StableDiffusionInpaintPipeline(
         unet=unet, scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )  # fmt: skip
     pipeline.save_pretrained(folder)
     return folder
+
+
+def save_tiny_lora(model_folder: Path, folder: Path, *, rank: int = 4, seed: int = 0) -> Path:
+    """A random LoRA for the tiny test UNet of `model_folder`, made with peft, saved as diffusers saves LoRAs.
+
+    Rank `rank` on the attention projections; both LoRA matrices are random (peft starts B at zero,
+    which would make a LoRA that changes nothing). Seeded: the same weights every time.
+    """
+    import torch
+    from diffusers import StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    unet = UNet2DConditionModel.from_pretrained(model_folder / "unet")
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in unet.named_parameters():
+            if "lora_" in name:
+                parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
+    StableDiffusionInpaintPipeline.save_lora_weights(folder, unet_lora_layers=get_peft_model_state_dict(unet))
+    return folder
+
+
+def save_tiny_autoencoder_tiny(folder: Path) -> Path:
+    """A random AutoencoderTiny (TAESD's class) that fits the tiny pipeline: 4 latent channels, factor 2."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(0)
+    AutoencoderTiny(
+        encoder_block_out_channels=(16, 16), decoder_block_out_channels=(16, 16), num_encoder_blocks=(1, 1),
+        num_decoder_blocks=(1, 1), latent_channels=4,
+    ).save_pretrained(folder)  # fmt: skip
+    return folder
+
+
+def char_tokenizer(vocab_dir: Path):
+    """A CLIP tokenizer with a character-level BPE vocabulary: every prompt tokenizes, no merges needed.
+
+    Token ids stay below 64, so it fits any text encoder (tiny or full-size); prompts are padded to 77 tokens.
+    """
+    from transformers import CLIPTokenizer
+
+    words = ["<|startoftext|>", "<|endoftext|>", *TINY_VOCAB_LETTERS, *(c + "</w>" for c in TINY_VOCAB_LETTERS)]
+    vocab_dir.mkdir(parents=True, exist_ok=True)
+    (vocab_dir / "vocab.json").write_text(json.dumps({w: i for i, w in enumerate(words)}))
+    (vocab_dir / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(str(vocab_dir / "vocab.json"), str(vocab_dir / "merges.txt"), model_max_length=77)
 
 
 def save_tiny_lama(path: Path, *, size_px: int | None = 64, output_255: bool = True) -> Path:

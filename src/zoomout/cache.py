@@ -52,6 +52,8 @@ def chain_key(config: Config, photo_sha256s: list[str], engine_revision: str = "
 
 
 def _jsonable(value: object) -> object:
+    if callable(getattr(value, "cache_identity", None)):  # options that name weights by file hashes
+        return value.cache_identity()
     if is_dataclass(value) and not isinstance(value, type):
         return asdict(value)
     if isinstance(value, Path):

@@ -75,11 +75,13 @@ def make(ctx: typer.Context, photos: list[Path], **values: Any) -> None:
     )  # fmt: skip
     with Progress(*columns, console=console, transient=False) as bars:
         tasks: dict[str, int] = {}
+        shown: set[str] = set()
 
         def progress(event: ProgressEvent) -> None:
             if event.stage == "ready":  # every check has passed: an error stays one line
                 for note in event.notes:
                     bars.console.print(note, highlight=False, markup=False)
+                shown.update(event.notes)
                 return
             if event.stage not in tasks:
                 tasks[event.stage] = bars.add_task(STAGE_LABELS[event.stage], total=event.total)
@@ -88,7 +90,8 @@ def make(ctx: typer.Context, photos: list[Path], **values: Any) -> None:
         with naming_options(cli_spelling, given):
             result = make_video(**request.make_video_arguments(), progress=progress)
     for note in result.notes:
-        console.print(f"note: {note}", highlight=False, markup=False)
+        if note not in shown:  # the engine's notes came before the work
+            console.print(f"note: {note}", highlight=False, markup=False)
     timings = ", ".join(f"{stage} {s:.1f}s" for stage, s in result.seconds.items())
     config = result.config
     console.print(

@@ -60,6 +60,7 @@ class RunPlan:
     config: Config  # with a concrete engine and, with sound_sync='beats', the synced timing
     timeline: Timeline
     engine_choice: str | None
+    engine_notes: tuple[str, ...]  # what the engine's options trade or leave out (`Engine.run_notes`)
     cache_root: Path | None
     fresh: bool
     cached_slots: int  # slots of this run already in the cache (0 with fresh)
@@ -79,6 +80,7 @@ class RunPlan:
     def notes(self) -> tuple[str, ...]:
         """What the user should know before the work starts."""
         notes = [self.engine_choice] if self.engine_choice else []
+        notes += self.engine_notes
         if self.label is not None and self.label.missing_glyphs:
             notes.append(
                 f"label: the bundled font (DejaVu Sans) has no glyph for {' '.join(self.label.missing_glyphs)}: "
@@ -142,6 +144,7 @@ def plan_run(
             cached += count_cached(cache_root, key, (config.width_px, config.height_px), segment.slots)
     return RunPlan(
         output=output_path, photos=loaded, config=config, timeline=timeline, engine_choice=engine_choice,
+        engine_notes=engine_class(config.engine).run_notes(config.engine_options),
         cache_root=cache_root, fresh=fresh, cached_slots=cached, disk_needed_bytes=needed, disk_free_bytes=free,
         memory=estimate_memory(config, plan, [p.pixels.shape for p in loaded]), label=label, signing=signing,
         save_slots_to=None if save_slots_to is None else Path(save_slots_to),
@@ -314,6 +317,7 @@ def resolve_engine(config: Config) -> tuple[Config, str | None]:
     if config.engine == AUTO:
         name, choice = choose_engine(config.engine_options)
         options = config.engine_options if isinstance(config.engine_options, options_class(name) or ()) else None
+        options = engine_class(name).auto_options(options)
         config = replace(config, engine=name, engine_options=options)
     defaults = options_class(config.engine)
     if config.engine_options is None and defaults is not None:

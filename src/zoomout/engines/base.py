@@ -101,6 +101,16 @@ class Engine(ABC):
         """Why `--engine auto` picked this engine (when `auto_problem` is None)."""
         return "it suits this machine"
 
+    @classmethod
+    def auto_options(cls, options: Any = None) -> Any:
+        """The options `--engine auto` runs this engine with (e.g. a faster mode on this machine); default: as given."""
+        return options
+
+    @classmethod
+    def run_notes(cls, options: Any = None) -> tuple[str, ...]:
+        """What the user should know before a run with `options` (a trade-off, an option that has no effect)."""
+        return ()
+
     def describe(self) -> dict[str, Any]:
         """What the manifest records of the engine that made the slots."""
         return {"name": self.name, "summary": self.summary, "revision": self.revision, "trained_model": self.trained_model}
