@@ -12,7 +12,7 @@ from scipy import signal
 from scipy.io import wavfile
 
 from zoomout import Config
-from zoomout.errors import ConfigError
+from zoomout.errors import ConfigError, OutputError
 from zoomout.mastering import loudness_lufs, normalise_loudness, true_peak_dbtp
 from zoomout.plan import plan_timeline, plan_video
 from zoomout.sound import SoundError, make_soundtrack, write_sound
@@ -238,7 +238,7 @@ def test_missing_sound_file_names_the_presets(tmp_path):
 
 @pytest.mark.parametrize(("output", "message"), [("x.mp3", "should be a .wav"), ("no/dir/x.wav", "does not exist")])
 def test_write_sound_refuses_bad_outputs(tmp_path, output, message):
-    with pytest.raises(SoundError, match=message):
+    with pytest.raises(OutputError, match=message):
         write_sound(Config(**SHORT), tmp_path / output)
     with pytest.raises(SoundError, match="is 'none'"):
         write_sound(Config(**SHORT, sound="none"), tmp_path / "x.wav")

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from scipy.io import wavfile
 
 from .atomic import atomic_path
+from .outputs import check_output_file
 from .config import SOUND_PRESETS, Config
 from .errors import ZoomoutError
 from .mastering import loudness_lufs, normalise_loudness, true_peak_dbtp
@@ -112,13 +113,9 @@ class SoundReport:
 
 def write_sound(config: Config, output: str | os.PathLike[str], *, spectrogram: str | os.PathLike[str] | None = None) -> SoundReport:
     """Render the video's sound track alone to a 16-bit WAV, and optionally a spectrogram PNG."""
-    output = Path(output)
-    targets = [(output, ".wav")] + ([(Path(spectrogram), ".png")] if spectrogram is not None else [])
-    for path, suffix in targets:
-        if path.suffix.lower() != suffix:
-            raise SoundError(f"{path}: the output should be a {suffix} file")
-        if not path.parent.is_dir():
-            raise SoundError(f"{path}: folder {path.parent} does not exist")
+    output = check_output_file(Path(output), ".wav")
+    if spectrogram is not None:
+        check_output_file(Path(spectrogram), ".png", what="spectrogram")
     if config.sound == "none":
         raise SoundError("sound should be eerie, calm or an audio file to render but is 'none'")
     timeline = plan_timeline(config)
