@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -45,11 +46,14 @@ class Mp4Writer:
         The `.mp4` file to write, written in place: pass a temporary path (`atomic.atomic_path`)
         so the final file appears only when complete. `abort()` deletes it.
     settings : EncodeSettings
-    audio : (samples, 2) float32 ndarray or None
-        48 kHz stereo in [-1, 1], as long as the video.
+    audio : (samples, 2) float32 ndarray, a Future of one, or None
+        48 kHz stereo in [-1, 1], as long as the video. A Future (a track still being made)
+        is waited for only when the first audio is muxed, after the first frame.
     """
 
-    def __init__(self, path: Path, settings: EncodeSettings, audio: np.ndarray | None = None) -> None:
+    def __init__(
+        self, path: Path, settings: EncodeSettings, audio: np.ndarray | Future[np.ndarray] | None = None
+    ) -> None:
         self.path = path
         self.settings = settings
         self._container = av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"})
@@ -121,10 +125,16 @@ class Mp4Writer:
             while self._queue.get() is not None:  # unblock a producer waiting on a full queue
                 pass
 
+    def _track(self) -> np.ndarray:
+        if isinstance(self._audio, Future):  # the track was still being made
+            self._audio = self._audio.result()
+        assert self._audio is not None
+        return self._audio
+
     def _mux_audio_until(self, sample: int) -> None:
-        if self._audio_stream is None or self._audio is None:
+        if self._audio_stream is None:
             return
-        end = min(sample, len(self._audio))
+        end = min(sample, len(self._track()))
         while self._audio_cursor + AAC_FRAME_SAMPLES <= end or (
             end == len(self._audio) and self._audio_cursor < end
         ):
@@ -145,7 +155,7 @@ class Mp4Writer:
             raise self._error
         self._container.mux(self._video.encode(None))
         if self._audio_stream is not None:
-            self._mux_audio_until(len(self._audio))
+            self._mux_audio_until(len(self._track()))
             self._container.mux(self._audio_stream.encode(None))
         self._container.close()
         return self.path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,10 @@ from .mastering import CEILING_DBTP, TARGET_LUFS, loudness_lufs
 from .outputs import check_output_file, check_output_folder
 from .plan import Plan, Timeline, plan_timeline, segment_slot_counts
 from .progress import ProgressCallback, ProgressEvent
-from .render import I420ZoomRenderer
 from .resources import MemoryEstimate, check_disk_space, disk_bytes_needed, estimate_memory
 from .sheet import write_contact_sheet
-from .sound import make_soundtrack
+from .sound import has_soundtrack, make_soundtrack
+from .stream import Outpainting, SlotFeed, SlotSource
 
 
 @dataclass(frozen=True)
@@ -195,21 +196,41 @@ def make_video(
     engine = create_engine(run.config.engine, run.config.engine_options)
     clock.lap("load")
 
-    # 3. Outpaint the chains: one per montage photo, resuming from cached slots
-    stacks, notes = outpaint_chains(run, engine, progress=progress)
-    clock.lap("chain")
+    return make_planned_video(run, engine, progress=progress, clock=clock)
 
-    # 4. Sound
-    audio = make_soundtrack(run.config, run.plan, run.timeline.track)
-    notes += loudness_notes(run, audio)
-    clock.lap("sound")
 
-    # 5. Render and encode, streamed, into a draft beside the output; 6. publish it with its manifest
-    manifest = finish_video(run, engine, stacks, audio, progress=progress, clock=clock)
+def make_planned_video(
+    run: RunPlan, engine: Engine, *, progress: ProgressCallback | None = None, clock: StageClock | None = None
+) -> VideoResult:
+    """Steps 3–6 of `make_video`, for a run that `plan_run` checked and an engine that is loaded.
 
+    Outpainting and rendering overlap: the engine works in a worker thread and each frame is
+    rendered and encoded as soon as the slots it draws exist (`stream`). The video is the
+    same, bit for bit, as when every slot is made first.
+    """
+    clock = clock or StageClock()
+    sound_clock = StageClock()
+
+    def soundtrack() -> np.ndarray | None:
+        audio = make_soundtrack(run.config, run.plan, run.timeline.track)
+        sound_clock.lap("sound")
+        return audio
+
+    # 3. Outpaint the chains in a worker, resuming from cached slots; each slot goes on to step 5 as it is made
+    with Outpainting(lambda report: outpaint_chains(run, engine, progress=report)) as outpainting:
+        # 4. Sound, in its own thread: the encoder waits for it only when it first muxes audio
+        with ThreadPoolExecutor(1, thread_name_prefix="zoomout-sound") as sound:
+            audio = sound.submit(soundtrack) if has_soundtrack(run.config) else None
+
+            # 5. Render and encode every frame once its slots exist, into a draft beside the output; 6. publish it
+            finished = finish_video(run, engine, outpainting, audio, progress=progress, clock=clock)
+    # outpainting and sound ran in their threads, alongside the render
+    clock.seconds.update(outpaint=outpainting.seconds, **sound_clock.seconds)
+    stacks, track = finished.stacks, audio.result() if audio else None
     return VideoResult(
         path=run.output, config=run.config, plan=run.plan, slots=stacks[0], chains=tuple(stacks), engine=engine.name,
-        notes=(*run.notes[1 if run.engine_choice else 0 :], *notes), seconds=clock.seconds, manifest_path=sidecar_path(run.output), manifest=manifest,
+        notes=(*run.notes[1 if run.engine_choice else 0 :], *finished.notes, *loudness_notes(run, track)),
+        seconds=clock.seconds, manifest_path=sidecar_path(run.output), manifest=finished.manifest,
         engine_choice=run.engine_choice,
     )  # fmt: skip
 
@@ -243,27 +264,39 @@ class StageClock:
         self._last = now
 
 
+@dataclass(frozen=True)
+class FinishedVideo:
+    """What steps 5 and 6 leave: the published video's manifest, and the chains it was rendered from."""
+
+    manifest: dict[str, Any]
+    stacks: list[SlotStack]
+    notes: list[str]  # on the outpainting: slots reused from the cache, sizes adapted
+
+
 def finish_video(
     run: RunPlan,
     engine: DescribesEngine,
-    stacks: list[SlotStack],
-    audio: np.ndarray | None,
+    slots: SlotSource,
+    audio: np.ndarray | Future[np.ndarray] | None,
     *,
     progress: ProgressCallback | None = None,
     clock: StageClock | None = None,
-) -> dict[str, Any]:
-    """Steps 5 and 6: render and encode into a draft beside `run.output`, then publish it; returns the manifest.
+) -> FinishedVideo:
+    """Steps 5 and 6: render and encode into a draft beside `run.output` as `slots` arrive, then publish it.
 
     The video and its sidecar appear complete or not at all; leftovers of a killed writer of
-    the same output are removed first. `engine` is the engine that made `stacks`, or its
-    `EngineRecord` (a batch renders on another machine than the model's).
+    the same output are removed first. `engine` is the engine that makes the slots, or its
+    `EngineRecord` (a batch renders on another machine than the model's). `slots` is the
+    outpainting worker (`stream.Outpainting`) or chains already made (`stream.MadeSlots`);
+    their "chain" events reach `progress` as the renderer takes them.
     """
     for path in (run.output, sidecar_path(run.output)):
         remove_leftovers(path)  # of a run to the same output that was killed
     try:
         with temporary_beside(run.output, suffix=".draft.mp4") as draft:
             # 5. Render and encode, streamed, into a draft beside the output
-            render_video(run, stacks, audio, draft, progress=progress)
+            render_video(run, slots, audio, draft, progress=progress)
+            stacks, notes = slots.result()
             if clock:
                 clock.lap("render")
 
@@ -273,23 +306,29 @@ def finish_video(
         raise OutputError(f"{run.output}: writing the video failed ({error.strerror or error})") from None
     if clock:
         clock.lap("publish")
-    return manifest
+    return FinishedVideo(manifest, stacks, notes)
 
 
 def render_video(
-    run: RunPlan, stacks: list[SlotStack], audio: np.ndarray | None, path: Path, *, progress: ProgressCallback | None
+    run: RunPlan,
+    slots: SlotSource,
+    audio: np.ndarray | Future[np.ndarray] | None,
+    path: Path,
+    *,
+    progress: ProgressCallback | None,
 ) -> None:
-    """Render every frame of the plan (label blended in) and encode it with `audio` into `path`."""
+    """Render every frame of the plan (label blended in) as its slots arrive, and encode it with `audio` into `path`."""
     config, plan = run.config, run.plan
-    size = (config.width_px, config.height_px)
-    renderers = [I420ZoomRenderer(s.images, config.zoom_per_slot, size) for s in stacks]
+    feed = SlotFeed(slots, [segment.slots for segment in plan.segments], config.zoom_per_slot,
+                    (config.width_px, config.height_px), progress)  # fmt: skip
     settings = EncodeSettings(
         width_px=config.width_px, height_px=config.height_px, fps=config.fps, crf=config.crf,
         x264_preset=config.x264_preset, metadata=(("comment", "AI-generated zoom-out made with zoomout"),),
     )  # fmt: skip
     with Mp4Writer(path, settings, audio) as writer:
-        for i, frame in enumerate(label_frames(iter_video_frames(plan, renderers), run.label)):
+        for i, frame in enumerate(label_frames(iter_video_frames(plan, feed.renderers), run.label)):
             writer.write(frame)
+            feed.poll()
             if progress:
                 progress(ProgressEvent("render", i + 1, plan.frame_count))
 
@@ -359,7 +398,7 @@ def outpaint_chains(
             fit=config.fit,
             engine=engine,
             seed=config.seed,
-            progress=(lambda e, o=offset: progress(replace(e, done=e.done + o, total=total))) if progress else None,
+            progress=(lambda e, o=offset, part=len(stacks): progress(replace(e, done=e.done + o, total=total, part=part))) if progress else None,
             cache=cache,
             outer_photos=outer,
         )

@@ -23,6 +23,8 @@ class ProgressEvent:
         In the chain stage, the slot just made.
     notes : tuple of str
         With "ready": what the user should know before the work starts (which engine auto chose).
+    part : int
+        In the chain stage, the chain the slot belongs to (a montage's part, from 0).
     """
 
     stage: Literal["ready", "chain", "render"]
@@ -30,6 +32,7 @@ class ProgressEvent:
     total: int
     slot_image: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+    part: int = 0
 
 
 # A callback may raise to cancel the job: nothing is written and the exception propagates.

@@ -34,6 +34,11 @@ def build_mipmap(image: np.ndarray) -> list[np.ndarray]:
     return levels
 
 
+def top_slot(z: float, deepest: int) -> int:
+    """The outermost slot a frame at zoom position z draws (`ceil(z)`, within 0..deepest): the last one it needs."""
+    return min(max(math.ceil(z - 1e-9), 0), deepest)
+
+
 class ZoomRenderer:
     """Renders frames of a slot stack at any zoom position.
 
@@ -65,15 +70,18 @@ class ZoomRenderer:
     def white_frame(self) -> np.ndarray:
         return np.full((self.out_h, self.out_w, 3), 255, np.uint8)
 
-    def render(self, z: float) -> np.ndarray:
-        """(out_h, out_w[, C]) uint8 frame at zoom position z in [−N, N].
+    def render(self, z: float, out: np.ndarray | None = None) -> np.ndarray:
+        """(out_h, out_w[, C]) uint8 frame at zoom position z in [−N, N], into `out` when given.
 
         Negative z magnifies slot 0 beyond its size (the loop's cross-zoom uses it).
         """
         if not -self.deepest - 1e-9 <= z <= self.deepest + 1e-9:
             raise ValueError(f"z should be in [{-self.deepest}, {self.deepest}] but is {z}")
         layers = self._visible_layers(z)
-        frame = np.empty((self.out_h, self.out_w, *self.mipmaps[0][0].shape[2:]), np.uint8)
+        shape = (self.out_h, self.out_w, *self.mipmaps[0][0].shape[2:])
+        frame = np.empty(shape, np.uint8) if out is None else out
+        if frame.shape != shape or frame.dtype != np.uint8:
+            raise ValueError(f"out should be a {shape} uint8 array but is {frame.shape} {frame.dtype}")
         for layer, finer in zip(layers, layers[1:] + [None]):
             # Each pixel is drawn once per layer that shows through: skip what the finer
             # layer covers opaquely, since it is drawn over it next.
@@ -82,9 +90,15 @@ class ZoomRenderer:
                 self._draw(frame, layer, box)
         return frame
 
+    def append(self, slot: np.ndarray) -> None:
+        """Add the next slot (of the slots' size and channels): a chain's slots may arrive one by one."""
+        if slot.shape != self.mipmaps[0][0].shape:
+            raise ValueError(f"slot should have shape {self.mipmaps[0][0].shape} but has {slot.shape}")
+        self.mipmaps.append(build_mipmap(slot))
+
     def _visible_layers(self, z: float) -> list[_Layer]:
         """From the outermost slot that covers the frame (`ceil(z)`) to the finest over a pixel wide."""
-        top = min(max(math.ceil(z - 1e-9), 0), self.deepest)
+        top = top_slot(z, self.deepest)
         layers = []
         for k in range(top, -1, -1):
             scale = self.pixels_per_slot_px * self.zoom ** (k - z)
@@ -96,33 +110,40 @@ class ZoomRenderer:
         return layers
 
     def _draw(self, frame: np.ndarray, layer: _Layer, box: tuple[int, int, int, int]) -> None:
+        """Draw `layer` over `box` of `frame`: sampled in place, then its soft edge blended over what was below."""
         x_lo, y_lo, x_hi, y_hi = box
-        patch = self._sample(layer.slot, layer.scale, layer.x0 - x_lo, layer.y0 - y_lo, x_hi - x_lo, y_hi - y_lo)
-        target = frame[y_lo:y_hi, x_lo:x_hi]
-        alpha_y = layer.alpha_y[y_lo - layer.box[1] : y_hi - layer.box[1]]
-        alpha_x = layer.alpha_x[x_lo - layer.box[0] : x_hi - layer.box[0]]
-        if alpha_y.min() >= 1.0 and alpha_x.min() >= 1.0:
-            target[...] = patch
-        else:
+        # Only the soft edge needs what is below (a blend at alpha 1 gives the same bytes, at
+        # several times the cost): keep those thin strips, then sample the box straight into the frame.
+        edges = [(part, frame[part[1] : part[3], part[0] : part[2]].copy()) for part in _subtract(box, _intersect(box, layer.opaque_box))]
+        self._sample(layer, x_lo, y_lo, x_hi - x_lo, y_hi - y_lo, out=frame[y_lo:y_hi, x_lo:x_hi])
+        for (a_lo, b_lo, a_hi, b_hi), below in edges:
+            alpha_y = layer.alpha_y[b_lo - layer.box[1] : b_hi - layer.box[1]]
+            alpha_x = layer.alpha_x[a_lo - layer.box[0] : a_hi - layer.box[0]]
             alpha = np.minimum(alpha_y[:, None], alpha_x[None, :])
-            target[...] = cv2.blendLinear(patch, target, alpha, 1.0 - alpha)
+            target = frame[b_lo:b_hi, a_lo:a_hi]
+            cv2.blendLinear(target, below, alpha, 1.0 - alpha, dst=target)
 
-    def _sample(self, k: int, scale: float, x0: float, y0: float, width: int, height: int) -> np.ndarray:
-        """Slot k at `scale`, its corner at (x0, y0), into a `width × height` patch (trilinear)."""
-        levels = self.mipmaps[k]
+    def _sample(
+        self, layer: _Layer, x_lo: int, y_lo: int, width: int, height: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The `width × height` patch of `layer` whose corner is frame pixel (x_lo, y_lo), sampled trilinearly."""
+        levels, scale = self.mipmaps[layer.slot], layer.scale
+        x0, y0 = layer.x0 - x_lo, layer.y0 - y_lo
         lod = max(-math.log2(scale), 0.0)
         base = min(int(lod), len(levels) - 1)
         frac = lod - base if base + 1 < len(levels) else 0.0
-        patch = self._warp(levels[base], scale * 2**base, x0, y0, width, height)
+        patch = self._warp(levels[base], scale * 2**base, x0, y0, width, height, out)
         if frac > 1e-3:
             coarse = self._warp(levels[base + 1], scale * 2 ** (base + 1), x0, y0, width, height)
-            patch = cv2.addWeighted(patch, 1.0 - frac, coarse, frac, 0.0)
+            patch = cv2.addWeighted(patch, 1.0 - frac, coarse, frac, 0.0, dst=patch)
         return patch
 
     @staticmethod
-    def _warp(level: np.ndarray, scale: float, x0: float, y0: float, width: int, height: int) -> np.ndarray:
+    def _warp(
+        level: np.ndarray, scale: float, x0: float, y0: float, width: int, height: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
         return cv2.warpAffine(
-            level, affine_matrix(scale, x0, y0), (width, height),
+            level, affine_matrix(scale, x0, y0), (width, height), dst=out,
             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
         )
 
@@ -162,6 +183,15 @@ def _subtract(box, hole):
         (hx_hi, hy_lo, x_hi, hy_hi),  # right
     ]
     return [p for p in parts if p[2] > p[0] and p[3] > p[1]]
+
+
+def _intersect(box, other):
+    """The overlap of two (x_lo, y_lo, x_hi, y_hi) boxes, or None."""
+    if other is None:
+        return None
+    x_lo, y_lo = max(box[0], other[0]), max(box[1], other[1])
+    x_hi, y_hi = min(box[2], other[2]), min(box[3], other[3])
+    return (x_lo, y_lo, x_hi, y_hi) if x_hi > x_lo and y_hi > y_lo else None
 
 
 def _edge_ramp(lo: int, hi: int, start: float, end: float) -> np.ndarray:
@@ -207,6 +237,7 @@ class I420ZoomRenderer:
             raise ValueError(f"output size should be even for 4:2:0 but is {out_w}x{out_h}")
         planes = [rgb_to_i420_planes(slot) for slot in slots]
         self.out_w, self.out_h = out_w, out_h
+        self.slot_shape = slots[0].shape
         self.planes = [
             ZoomRenderer([p[0] for p in planes], zoom_per_slot, (out_w, out_h)),
             ZoomRenderer([p[1] for p in planes], zoom_per_slot, (out_w // 2, out_h // 2)),
@@ -217,11 +248,24 @@ class I420ZoomRenderer:
     def deepest(self) -> int:
         return self.planes[0].deepest
 
+    def append(self, slot: np.ndarray) -> None:
+        """Add the next (H, W, 3) RGB slot."""
+        if slot.shape != self.slot_shape:
+            raise ValueError(f"slot should have shape {self.slot_shape} but has {slot.shape}")
+        for renderer, plane in zip(self.planes, rgb_to_i420_planes(slot)):
+            renderer.append(plane)
+
     def white_frame(self) -> np.ndarray:
         frame = np.empty((self.out_h * 3 // 2, self.out_w), np.uint8)
         frame[: self.out_h], frame[self.out_h :] = I420_WHITE[0], I420_WHITE[1]
         return frame
 
     def render(self, z: float) -> np.ndarray:
-        """(out_h·3/2, out_w) uint8 I420 frame at zoom position z."""
-        return np.concatenate([plane.render(z).reshape(-1) for plane in self.planes]).reshape(-1, self.out_w)
+        """(out_h·3/2, out_w) uint8 I420 frame at zoom position z: each plane rendered in place."""
+        frame = np.empty((self.out_h * 3 // 2, self.out_w), np.uint8)
+        flat, start = frame.reshape(-1), 0
+        for plane in self.planes:
+            size = plane.out_h * plane.out_w
+            plane.render(z, out=flat[start : start + size].reshape(plane.out_h, plane.out_w))
+            start += size
+        return frame

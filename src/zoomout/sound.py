@@ -42,6 +42,11 @@ class UserTrack:
     offset_s: float = 0.0
 
 
+def has_soundtrack(config: Config) -> bool:
+    """Whether the video gets a sound track (every `sound` but 'none')."""
+    return config.sound != "none"
+
+
 def make_soundtrack(config: Config, plan: Plan, track: UserTrack | None = None) -> np.ndarray | None:
     """The video's sound track at −14 LUFS, ≤ −1 dBTP, or None for `sound='none'`.
 
@@ -49,7 +54,7 @@ def make_soundtrack(config: Config, plan: Plan, track: UserTrack | None = None) 
     -------
     (plan.audio_samples, 2) float32 ndarray in [-1, 1], or None
     """
-    if config.sound == "none":
+    if not has_soundtrack(config):
         return None
     if config.sound in SOUND_PRESETS:
         return normalise_loudness(design_sound(config.sound, plan, config.sound_seed))

@@ -32,6 +32,7 @@ from ..pipeline import RunPlan, finish_video, outpaint_chains
 from ..manifest import EngineRecord, sidecar_path
 from ..resources import check_disk_space
 from ..sound import make_soundtrack
+from ..stream import MadeSlots
 from .destination import Destination
 from .jobs import BatchJob
 from .report import JobReport
@@ -155,7 +156,7 @@ def _make_video_file(run: RunPlan, engine: EngineRecord | None, stacks: list[Slo
     assert engine is not None
     check_disk_space(run.output.parent, run.disk_needed_bytes)  # this node's view of the folder
     audio = make_soundtrack(run.config, run.plan, run.timeline.track)
-    finish_video(run, engine, stacks, audio)
+    finish_video(run, engine, MadeSlots(stacks), audio)
 
 
 def _make_and_upload(
