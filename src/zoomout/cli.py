@@ -92,7 +92,7 @@ def make(ctx: typer.Context, photos: list[Path], **values: Any) -> None:
     for note in result.notes:
         if note not in shown:  # the engine's notes came before the work
             console.print(f"note: {note}", highlight=False, markup=False)
-    timings = ", ".join(f"{stage} {s:.1f}s" for stage, s in result.seconds.items())
+    timings = ", ".join(f"{stage} {s:.1f}s" for stage, s in result.seconds.items()) + " (outpaint, sound and render overlap)"
     config = result.config
     console.print(
         f"wrote {result.path} ({result.plan.frame_count} frames, {result.plan.duration_s:.2f} s, "

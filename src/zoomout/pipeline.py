@@ -46,7 +46,7 @@ class VideoResult:
     chains: tuple[SlotStack, ...]
     engine: str
     notes: tuple[str, ...]
-    seconds: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per step; outpaint, sound and render overlap
     manifest_path: Path | None = None  # the sidecar `NAME.zoomout.json`
     manifest: dict[str, object] = field(default_factory=dict)
     engine_choice: str | None = None  # with engine 'auto': which engine was chosen, and why
@@ -225,7 +225,11 @@ def make_planned_video(
             # 5. Render and encode every frame once its slots exist, into a draft beside the output; 6. publish it
             finished = finish_video(run, engine, outpainting, audio, progress=progress, clock=clock)
     # outpainting and sound ran in their threads, alongside the render
-    clock.seconds.update(outpaint=outpainting.seconds, **sound_clock.seconds)
+    seconds = clock.seconds
+    clock.seconds = {
+        **{step: seconds.pop(step) for step in ("prepare", "load") if step in seconds},
+        "outpaint": outpainting.seconds, **sound_clock.seconds, **seconds,
+    }  # fmt: skip
     stacks, track = finished.stacks, audio.result() if audio else None
     return VideoResult(
         path=run.output, config=run.config, plan=run.plan, slots=stacks[0], chains=tuple(stacks), engine=engine.name,
