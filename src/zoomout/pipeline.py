@@ -90,7 +90,13 @@ class RunPlan:
 
     @property
     def total_slots(self) -> int:
+        """Every chain's slots, its photo's slot 0 included."""
         return sum(segment.slots + 1 for segment in self.plan.segments)
+
+    @property
+    def outpainted_slots(self) -> int:
+        """The slots the engine invents (every chain's, without the photos' slots 0): what progress counts."""
+        return sum(segment.slots for segment in self.plan.segments)
 
 
 def plan_run(
@@ -336,11 +342,11 @@ def outpaint_chains(
     config, plan, photos, cache_root, fresh = run.config, run.plan, run.photos, run.cache_root, run.fresh
     notes = [f"{photo.path.name}: {note}" for photo in photos for note in photo.notes]
     groups = chain_groups(config, photos)
-    total = sum(segment.slots + 1 for segment in plan.segments)
+    total = run.outpainted_slots
     stacks: list[SlotStack] = []
     used_keys: list[str] = []
     for (group, outer), segment in zip(groups, plan.segments):
-        offset = sum(len(s.images) for s in stacks)
+        offset = sum(len(s.images) - 1 for s in stacks)  # slots outpainted in the chains before
         cache = None
         size = (config.width_px, config.height_px)
         if cache_root is not None:
