@@ -30,7 +30,11 @@ def test_short_and_long_help(tmp_path, flag):
     assert make.returncode == 0
     for panel in ("Input and output", "Timing", "Picture", "Montage", "Engine", "Sound", "Honesty", "Cache"):
         assert panel in make.stdout, panel
-    assert "<bool>" not in make.stdout.split("Input and output")[1]  # flags show without type noise
+    assert "make [OPTIONS] PHOTO..." in make.stdout and "{PHOTO}" not in make.stdout
+    inspect = zoomout("inspect", flag, cwd=tmp_path)
+    assert "inspect [OPTIONS] VIDEO" in inspect.stdout and "{" not in inspect.stdout
+    for shown in (done, make, inspect, zoomout("cache", flag, cwd=tmp_path)):
+        assert "<bool>" not in shown.stdout  # flags (-h, --json, --list, --loop) show without type noise
 
 
 @pytest.mark.parametrize("flag", ["-V", "--version"])
