@@ -205,7 +205,7 @@ def build_request(
         engine = value["engine"]
         engine_given = {o.name: value[o.name] for o in ENGINE_OPTIONS}
         for name, flag in ((f.name, f) for f in engine_flags()):
-            if flag.type is Path and engine_given.get(name) is not None:
+            if flag.type is Path and isinstance(engine_given.get(name), (str, Path)):  # a file, not lines typed in
                 engine_given[name] = _resolve(Path(engine_given[name]), base)
         engine_options = engine_options_from(
             engine, engine_given, spell=lambda flag: spell(MAKE_OPTIONS[flag.name])
@@ -232,8 +232,12 @@ def build_request(
 
 
 def options_for_field(field: str) -> list[MakeOption]:
-    """The options that set `Config` field `field` (an engine field: the engine flag of that name)."""
-    return [o for o in MAKE_OPTIONS.values() if field in o.fields or o.name == field]
+    """The options that set `Config` field `field` (an engine field: the engine flag that sets it)."""
+    engine_fields = {flag.name: flag.fields.values() for flag in engine_flags()}
+    return [
+        o for o in MAKE_OPTIONS.values()
+        if field in o.fields or o.name == field or (o.engine and field in engine_fields.get(o.name, ()))
+    ]  # fmt: skip
 
 
 @contextmanager

@@ -43,11 +43,13 @@ STAGE_LABELS = {"chain": "outpainting slots", "render": "rendering frames"}
 
 # The page's controls, in order: each is the `zoomout make` option of that name.
 FORM = (
-    "engine", "prompt", "negative_prompt", "slots", "zoom", "seconds_per_slot", "size", "fit", "ease", "direction",
-    "loop", "transition", "nest", "sound", "seed", "label", "no_label",
+    "engine", "prompt", "prompts", "negative_prompt", "slots", "zoom", "seconds_per_slot", "size", "fit", "ease",
+    "direction", "loop", "transition", "nest", "sound", "seed", "label", "no_label",
 )  # fmt: skip
-PROMPT_FIELDS = ("prompt", "negative_prompt")
-LABELS = {"zoom": "Zoom per slot", "no_label": "No label"}
+PROMPT_FIELDS = ("prompt", "prompts", "negative_prompt")  # shown while the engine takes a prompt
+LABELS = {"zoom": "Zoom per slot", "no_label": "No label", "prompts": "Prompts per slot"}
+# Where the page takes an option differently from the command line: `--prompts FILE`, here typed in
+HELP = {"prompts": "One prompt per line: line 1 is slot 1 (the first zoom step), line 2 slot 2, …; a blank line keeps Prompt."}
 
 
 def label_of(option: MakeOption) -> str:
@@ -78,6 +80,8 @@ def form_request(photos: list[str] | None, values: dict[str, Any], sound_file: s
             given.pop(name, None)
     if given.get("no_label"):
         given.pop("label", None)
+    if "prompts" in given:  # the box's lines, as a prompts file's (line k is slot k)
+        given["prompts"] = str(given["prompts"]).splitlines()
     return build_request(list(photos or []), given, spell=lambda option: label_of(option))
 
 
@@ -179,7 +183,7 @@ def _engine_note() -> str:
 def _control(option: MakeOption) -> Any:
     """The Gradio control of `option`, from its declaration."""
     label, default, elem_id = label_of(option), option.default, option.name.replace("_", "-")
-    common = dict(label=label, info=option.help, elem_id=elem_id)
+    common = dict(label=label, info=HELP.get(option.name, option.help), elem_id=elem_id)
     if option.name == "engine":
         return gr.Dropdown(_engine_choices(), value=default, **common)
     if option.name == "slots":
@@ -198,6 +202,8 @@ def _control(option: MakeOption) -> Any:
         return gr.Dropdown(list(option.choices), value=default, **common)
     if option.kind in (int, float):
         return gr.Number(default, **common)
+    if option.name == "prompts":
+        return gr.Textbox(placeholder="a street at dusk\n\na harbour at night", lines=4, max_lines=50, **common)
     placeholder = str(getattr(options_class("diffusion"), option.name, "") or "") if option.engine else ""
     return gr.Textbox(value=default or "", placeholder=placeholder, lines=2 if option.name == "prompt" else 1, **common)
 
