@@ -101,9 +101,17 @@ def test_dry_run_counts_the_photo_slot_apart_and_warns_of_missing_glyphs(tmp_pat
     assert not list(tmp_path.glob("*.mp4"))
 
 
+def test_transition_with_one_photo_is_a_note_not_silence(tmp_path, small_cat):
+    done = zoomout("make", str(small_cat), *TINY, "--transition", "flash", "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "note: transition flash has no effect: one photo makes one part, with no next part to join" in done.stdout
+    montage = zoomout("make", str(small_cat), str(small_cat), *TINY, "--transition", "flash", "--dry-run", cwd=tmp_path)
+    assert montage.returncode == 0 and "transition" not in montage.stdout, montage.stderr
+
+
 def test_dry_run_refuses_what_the_run_refuses(tmp_path, small_cat):
     done = zoomout("make", str(small_cat), "-o", "v.mp4", *TINY, "--sign-cert", str(small_cat), "--dry-run", cwd=tmp_path)
-    assert done.returncode == 2 and "sign_cert and sign_key should be given together" in done.stderr
+    assert done.returncode == 2 and "error: --sign-cert should come with --sign-key: a certificate chain signs with its private key" in done.stderr
 
 
 @pytest.mark.slow

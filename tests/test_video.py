@@ -157,7 +157,7 @@ def test_cli_makes_a_video(tmp_path, small_cat):
         (["make", "{cat}", "-o", "o.mp4", "--hold", "1", "--hold-start", "2"], "--hold and --hold-start"),
         (["make", "{cat}", "-o", "o.mp4", "--nest", "--slots-per-photo", "2"], "--nest and --slots-per-photo"),
         (["make", "{cat}", "-o", "o.mp4", "--save-slots", "{cat}"], "is an existing file, not a folder"),
-        (["make", "{cat}", "-o", "o.mp4", "--sign-cert", "{cat}"], "sign_cert and sign_key should be given together"),
+        (["make", "{cat}", "-o", "o.mp4", "--sign-cert", "{cat}"], "--sign-cert should come with --sign-key"),
         (["make", "{cat}", "-o", "no/such/dir/o.mp4"], "does not exist"),
     ],
 )

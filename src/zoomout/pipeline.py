@@ -81,6 +81,9 @@ class RunPlan:
         """What the user should know before the work starts."""
         notes = [self.engine_choice] if self.engine_choice else []
         notes += self.engine_notes
+        if self.config.transition != Config().transition and len(self.plan.segments) == 1:
+            one = "a nest is one chain" if self.config.nest else "one photo makes one part"
+            notes.append(f"transition {self.config.transition} has no effect: {one}, with no next part to join")
         if self.label is not None and self.label.missing_glyphs:
             notes.append(
                 f"label: the bundled font (DejaVu Sans) has no glyph for {' '.join(self.label.missing_glyphs)}: "
@@ -126,7 +129,8 @@ def plan_run(
         check_output_folder(Path(save_slots_to))
     config.check_photo_count(len(photos))
     if (sign_cert is None) != (sign_key is None):
-        raise ConfigError("sign_cert and sign_key should be given together")
+        given, missing = ("sign_cert", "sign_key") if sign_key is None else ("sign_key", "sign_cert")
+        raise ConfigError(f"{given} should come with {missing}: a certificate chain signs with its private key")
     signing = load_signing_credentials(sign_cert, sign_key) if sign_cert and sign_key else None
     label = make_label(config.label, config.width_px, config.height_px) if config.label else None
     loaded = load_photos(photos)
