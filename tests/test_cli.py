@@ -109,6 +109,22 @@ def test_transition_with_one_photo_is_a_note_not_silence(tmp_path, small_cat):
     assert montage.returncode == 0 and "transition" not in montage.stdout, montage.stderr
 
 
+def test_errors_from_the_library_name_the_flags(tmp_path, small_cat):
+    import numpy as np
+    from scipy.io import wavfile
+
+    noise = 0.3 * np.random.default_rng(0).standard_normal(20 * 48_000)
+    wavfile.write(tmp_path / "noise.wav", 48_000, (noise.clip(-1, 1) * 32767).astype(np.int16))
+    args = [*TINY[:-4], "--sound", "noise.wav", "--sound-sync", "beats", "--engine", "classic"]  # TINY ends with --sound none --engine classic
+    for done in (
+        zoomout("make", str(small_cat), *args, "--dry-run", cwd=tmp_path),
+        zoomout("sound", "--sound", "noise.wav", "--sound-sync", "beats", cwd=tmp_path),
+    ):
+        assert done.returncode == 2 and done.stderr.startswith("error: --sound-sync should be none for this sound file"), done.stderr
+    label = zoomout("make", str(small_cat), *TINY, "--label", "Made with AI [zoomout] " * 2, "--dry-run", cwd=tmp_path)
+    assert label.returncode == 2 and label.stderr.startswith("error: --label should fit a 96x160 video"), label.stderr
+
+
 def test_dry_run_refuses_what_the_run_refuses(tmp_path, small_cat):
     done = zoomout("make", str(small_cat), "-o", "v.mp4", *TINY, "--sign-cert", str(small_cat), "--dry-run", cwd=tmp_path)
     assert done.returncode == 2 and "error: --sign-cert should come with --sign-key: a certificate chain signs with its private key" in done.stderr

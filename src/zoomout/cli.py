@@ -216,8 +216,10 @@ def sound(ctx: typer.Context, output: Path, spectrogram: Path | None, **values: 
     """Render a video's sound track alone (no photo, no video), to look and listen."""
     from .sound import write_sound
 
-    config = build_request([], _given(ctx, values)).config
-    report = write_sound(config, output, spectrogram=spectrogram)
+    given = _given(ctx, values)
+    config = build_request([], given).config
+    with naming_options(cli_spelling, given):
+        report = write_sound(config, output, spectrogram=spectrogram)
     plan = report.timeline.plan
     console.print(
         f"wrote {report.path} ({plan.duration_s:.2f} s, {plan.slots} slots, {report.loudness_lufs:.1f} LUFS, "
