@@ -60,7 +60,7 @@ def test_upload_make_and_watch_the_video(server, tmp_path, small_cat):
             page.locator("#photos input[type=file]").set_input_files(str(small_cat))
             page.get_by_text("cat small.jpg").first.wait_for(timeout=120_000)  # a guard: a busy machine is slow
             _fill(page, "#size input", "180x320")
-            _fill(page, "#slots input[type=number]", "3")
+            _fill(page, "#slots input[type=number]", "5")
             assert page.locator("#cancel").is_disabled()  # nothing runs yet
 
             # an error stays readable on the page, in the page's own words
@@ -81,7 +81,13 @@ def test_upload_make_and_watch_the_video(server, tmp_path, small_cat):
 
             video = page.locator("#video video")
             video.wait_for(state="attached", timeout=180_000)
-            page.locator("#slots-gallery img").nth(3).wait_for(timeout=30_000)  # the photo's slot and three more
+            page.locator("#slots-gallery img").nth(5).wait_for(timeout=30_000)  # the photo's slot and five more
+            gallery = page.locator("#slots-gallery").bounding_box()
+            thumbnails = page.locator("#slots-gallery .thumbnail-item").all()
+            assert len(thumbnails) == 6
+            for thumbnail in thumbnails:  # none clipped at the gallery's edge
+                box = thumbnail.bounding_box()
+                assert box["x"] >= gallery["x"] and box["x"] + box["width"] <= gallery["x"] + gallery["width"] + 0.5
             page.wait_for_function("document.querySelector('#video video').readyState >= 2", timeout=30_000)
             assert page.locator("#status").inner_text().startswith("Done")
             assert page.locator("#cancel").is_disabled()

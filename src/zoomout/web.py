@@ -211,7 +211,11 @@ def _control(option: MakeOption) -> Any:
 def build_app(app: WebApp | None = None) -> gr.Blocks:
     """The Gradio page and its API (`/make`, `/cancel`), queued one job at a time."""
     app = app or WebApp()
-    css = "#slots-gallery .grid-wrap { overflow-y: auto; } .gradio-dropdown .wrap-inner { padding-right: 2em; }"
+    css = (
+        "#slots-gallery .grid-wrap { overflow-y: auto; } .gradio-dropdown .wrap-inner { padding-right: 2em; }"
+        # Gradio's grid keeps `columns` at 100 px or more each: wider than the column, the last ones were clipped
+        " #slots-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important; }"
+    )  # fmt: skip
     with gr.Blocks(title="zoomout", analytics_enabled=False, delete_cache=(600, JOB_MAX_AGE_S), css=css) as demo:
         gr.Markdown("# zoomout\nAI Zoom Out videos: a photo is outpainted slot after slot, then the camera pulls back.")
         with gr.Row():
