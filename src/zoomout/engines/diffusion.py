@@ -367,9 +367,9 @@ class DiffusionEngine(Engine):
         if cuda_device_name() is not None:
             return weights_problem(options)
         if importlib.util.find_spec("peft") is None:
-            return f"no CUDA GPU, and fast on the CPU needs peft: pip install 'zoomout[{cls.extra}]'"
+            return f"no CUDA GPU, and the few-step mode (fast) that suits a CPU needs peft: pip install 'zoomout[{cls.extra}]'"
         problems = [problem for problem, _ in missing_weights(options)]
-        return f"no CUDA GPU, and for fast on the CPU {'; '.join(problems)}" if problems else None
+        return f"no CUDA GPU, and the few-step mode (fast) that suits a CPU lacks its weights: {'; '.join(problems)}" if problems else None
 
     @classmethod
     def auto_note(cls, options: DiffusionOptions | None = None) -> str:
