@@ -269,6 +269,26 @@ def rename_option(
     return ConfigError(spell(option) + part + rest, field=field)
 
 
+def respell_flags(text: str, spell: Callable[[MakeOption], str | None]) -> str:
+    """A library note (which names options by their flags, `--fresh to redo them`) in a front end's words.
+
+    `spell` names an option as that front end does, or None where it has no such option: a
+    parenthesis that points to it is dropped, since the user could not follow it.
+    """
+    for option in MAKE_OPTIONS.values():
+        flags = [f for f in option.flag.split("/") if f.startswith("--")]
+        for flag in flags:
+            typed = rf"{re.escape(flag)}(?![\w-])"
+            if not re.search(typed, text):
+                continue
+            spelled = spell(option)
+            if spelled is None:
+                text = re.sub(rf" ?\([^()]*{typed}[^()]*\)", "", text)
+            else:
+                text = re.sub(typed, lambda _: spelled, text)
+    return text
+
+
 def _parse_size(size: object) -> tuple[int, int]:
     if not isinstance(size, str):
         raise ConfigError(f"size should be text such as 9:16 or 1080x1920 but is {size!r}")

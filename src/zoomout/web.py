@@ -29,7 +29,7 @@ from .config import MAX_PHOTOS, SIZE_PRESETS, SLOTS_RANGE, SOUND_PRESETS, ZOOM_R
 from .engines import AUTO, choose_engine, engine_statuses, options_class
 from .errors import ConfigError, ZoomoutError
 from .jobs import JOB_MAX_AGE_S, JobQueue, check_photos
-from .options import MAKE_OPTIONS, MakeOption, build_request, rename_option
+from .options import MAKE_OPTIONS, MakeOption, build_request, rename_option, respell_flags
 
 try:
     import gradio as gr
@@ -55,6 +55,11 @@ HELP = {"prompts": "One prompt per line: line 1 is slot 1 (the first zoom step),
 def label_of(option: MakeOption) -> str:
     """The control's label, as errors name it: `Seconds per slot`."""
     return LABELS.get(option.name) or option.name.replace("_", " ").capitalize()
+
+
+def page_spelling(option: MakeOption) -> str | None:
+    """How a note names `option` on the page: its control's label, or None where the page has no control for it."""
+    return label_of(option) if option.name in FORM else None
 
 
 def takes_prompt(engine: str) -> bool:
@@ -145,7 +150,7 @@ class WebApp(JobQueue):
             if result is None:  # cancelled from the page; Gradio drops what comes after
                 yield "**Cancelled**: no video was written.", gr.skip(), None, None, None
                 return
-            notes = "".join(f"\n- {note}" for note in result.notes)
+            notes = "".join(f"\n- {respell_flags(note, page_spelling)}" for note in result.notes)
             timings = ", ".join(f"{stage} {s:.1f} s" for stage, s in result.seconds.items())
             config = result.config
             status = (
