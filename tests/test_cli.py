@@ -30,7 +30,11 @@ def test_short_and_long_help(tmp_path, flag):
     assert make.returncode == 0
     for panel in ("Input and output", "Timing", "Picture", "Montage", "Engine", "Sound", "Honesty", "Cache"):
         assert panel in make.stdout, panel
-    assert "<bool>" not in make.stdout.split("Input and output")[1]  # flags show without type noise
+    assert "make [OPTIONS] PHOTO..." in make.stdout and "{PHOTO}" not in make.stdout
+    inspect = zoomout("inspect", flag, cwd=tmp_path)
+    assert "inspect [OPTIONS] VIDEO" in inspect.stdout and "{" not in inspect.stdout
+    for shown in (done, make, inspect, zoomout("cache", flag, cwd=tmp_path)):
+        assert "<bool>" not in shown.stdout  # flags (-h, --json, --list, --loop) show without type noise
 
 
 @pytest.mark.parametrize("flag", ["-V", "--version"])
@@ -97,9 +101,33 @@ def test_dry_run_counts_the_photo_slot_apart_and_warns_of_missing_glyphs(tmp_pat
     assert not list(tmp_path.glob("*.mp4"))
 
 
+def test_transition_with_one_photo_is_a_note_not_silence(tmp_path, small_cat):
+    done = zoomout("make", str(small_cat), *TINY, "--transition", "flash", "--dry-run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "note: transition flash has no effect: one photo makes one part, with no next part to join" in done.stdout
+    montage = zoomout("make", str(small_cat), str(small_cat), *TINY, "--transition", "flash", "--dry-run", cwd=tmp_path)
+    assert montage.returncode == 0 and "transition" not in montage.stdout, montage.stderr
+
+
+def test_errors_from_the_library_name_the_flags(tmp_path, small_cat):
+    import numpy as np
+    from scipy.io import wavfile
+
+    noise = 0.3 * np.random.default_rng(0).standard_normal(20 * 48_000)
+    wavfile.write(tmp_path / "noise.wav", 48_000, (noise.clip(-1, 1) * 32767).astype(np.int16))
+    args = [*TINY[:-4], "--sound", "noise.wav", "--sound-sync", "beats", "--engine", "classic"]  # TINY ends with --sound none --engine classic
+    for done in (
+        zoomout("make", str(small_cat), *args, "--dry-run", cwd=tmp_path),
+        zoomout("sound", "--sound", "noise.wav", "--sound-sync", "beats", cwd=tmp_path),
+    ):
+        assert done.returncode == 2 and done.stderr.startswith("error: --sound-sync should be none for this sound file"), done.stderr
+    label = zoomout("make", str(small_cat), *TINY, "--label", "Made with AI [zoomout] " * 2, "--dry-run", cwd=tmp_path)
+    assert label.returncode == 2 and label.stderr.startswith("error: --label should fit a 96x160 video"), label.stderr
+
+
 def test_dry_run_refuses_what_the_run_refuses(tmp_path, small_cat):
     done = zoomout("make", str(small_cat), "-o", "v.mp4", *TINY, "--sign-cert", str(small_cat), "--dry-run", cwd=tmp_path)
-    assert done.returncode == 2 and "sign_cert and sign_key should be given together" in done.stderr
+    assert done.returncode == 2 and "error: --sign-cert should come with --sign-key: a certificate chain signs with its private key" in done.stderr
 
 
 @pytest.mark.slow

@@ -340,7 +340,7 @@ def test_invalid_lama_options_and_mismatched_engine():
         Config(engine="lama", engine_options=DiffusionOptions())
     with pytest.raises(ConfigError, match="takes no options"):
         check_engine_options("classic", LamaOptions())
-    with pytest.raises(ConfigError, match="prompts name slot 9 but slots is 3"):
+    with pytest.raises(ConfigError, match="slot_prompts should be for slots up to 3, the number of slots, but one is for slot 9"):
         Config(slots=3, engine="diffusion", engine_options=DiffusionOptions(slot_prompts=((9, "x"),)))
 
 
@@ -373,6 +373,24 @@ def test_prompts_file_lines_and_json(tmp_path):
         as_json.write_text(bad)
         with pytest.raises(ConfigError, match="p.json"):
             load_prompts(as_json)
+
+
+def test_per_slot_prompts_as_a_file_lines_or_a_mapping_and_errors_name_the_option(tmp_path):
+    """The one `prompts` option: a file (CLI, jobs file), lines (the web box, a jobs file's list) or {slot: prompt}."""
+    from zoomout.options import build_request, key_spelling
+
+    (tmp_path / "p.txt").write_text("a street\n\na harbour\n")
+    want = ((1, "a street"), (3, "a harbour"))
+    for prompts in (Path("p.txt"), "p.txt", ["a street", "", "a harbour"], {"1": "a street", "3": "a harbour"}):
+        request = build_request(["cat.jpg"], {"engine": "diffusion", "slots": 3, "prompts": prompts}, base=tmp_path)
+        assert request.config.engine_options.slot_prompts == want, prompts
+    too_many = {"engine": "diffusion", "slots": 2, "prompts": ["a", "b", "c"]}
+    with pytest.raises(ConfigError, match=r"^--prompts should be for slots up to 2, the number of slots, but one is for slot 3$"):
+        build_request(["cat.jpg"], too_many)
+    with pytest.raises(ConfigError, match=r"^'prompts' should be for slots up to 2"):
+        build_request(["cat.jpg"], too_many, spell=key_spelling)
+    with pytest.raises(ConfigError, match=r"^--prompts should be a file, a list of lines or \{slot: prompt\} but is 5$"):
+        build_request(["cat.jpg"], {"engine": "diffusion", "prompts": 5})
 
 
 def test_no_strangers_merges_without_repeating_terms():

@@ -323,7 +323,7 @@ def test_auto_without_a_gpu_needs_fast_pieces_on_disk_and_says_which_is_missing(
     ):
         options = DiffusionOptions(**{**dict(model=str(tiny_sd), lora=str(tiny_lora), vae=str(tiny_taesd)), **missing})
         name, why = choose_engine(options)
-        assert name == "classic" and why.startswith("engine auto chose classic: no CUDA GPU, and for fast on the CPU") and said in why
+        assert name == "classic" and why.startswith("engine auto chose classic: no CUDA GPU, and the few-step mode (fast) that suits a CPU lacks its weights: ") and said in why
     monkeypatch.setattr(diffusion, "cuda_device_name", lambda: "Tiny GPU")  # with a GPU: the full model, as before
     config, why = resolve_engine(Config(engine="auto", engine_options=DiffusionOptions(model=str(tiny_sd))))
     assert config.engine == "diffusion" and not config.engine_options.fast and "Tiny GPU" in why

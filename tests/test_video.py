@@ -157,7 +157,7 @@ def test_cli_makes_a_video(tmp_path, small_cat):
         (["make", "{cat}", "-o", "o.mp4", "--hold", "1", "--hold-start", "2"], "--hold and --hold-start"),
         (["make", "{cat}", "-o", "o.mp4", "--nest", "--slots-per-photo", "2"], "--nest and --slots-per-photo"),
         (["make", "{cat}", "-o", "o.mp4", "--save-slots", "{cat}"], "is an existing file, not a folder"),
-        (["make", "{cat}", "-o", "o.mp4", "--sign-cert", "{cat}"], "sign_cert and sign_key should be given together"),
+        (["make", "{cat}", "-o", "o.mp4", "--sign-cert", "{cat}"], "--sign-cert should come with --sign-key"),
         (["make", "{cat}", "-o", "no/such/dir/o.mp4"], "does not exist"),
     ],
 )
@@ -189,6 +189,20 @@ def test_progress_callback_can_cancel_and_nothing_is_written(tmp_path, small_cat
     assert list(tmp_path.glob("*.mp4")) == []
 
 
+def test_progress_counts_the_outpainted_slots_of_every_chain(tmp_path, small_cat):
+    """8 slots make "8/8", not "9/9": the photos' slots 0 are shown but not counted; a montage counts all its chains."""
+    other = tmp_path / "other.jpg"
+    other.write_bytes(small_cat.read_bytes())
+    events = []
+    config = Config(**{**SMALL, "slots": 5, "engine": "classic", "sound": "none"})
+    make_video([small_cat, other], tmp_path / "m.mp4", config, cache_dir=None, progress=lambda e: events.append(e))
+    chain = [(e.done, e.total) for e in events if e.stage == "chain"]
+    assert len(chain) == 5 + 2  # every slot's image, the two photos' slots 0 included
+    assert {total for _, total in chain} == {5}
+    assert [done for done, _ in chain] == sorted(done for done, _ in chain) and chain[-1] == (5, 5)
+    assert [done for done, _ in chain].count(0) == 1  # the first photo's slot: nothing outpainted yet
+
+
 def test_killed_run_resumes_from_cached_slots_and_retiming_reuses_them(tmp_path, small_cat):
     config = Config(**{**SMALL, "slots": 3})
     calls = []
@@ -196,7 +210,7 @@ def test_killed_run_resumes_from_cached_slots_and_retiming_reuses_them(tmp_path,
     def stop_after_two_new_slots(event):
         if event.stage == "chain":
             calls.append(event.done)
-            if event.done == 2:
+            if event.done == 1:
                 raise KeyboardInterrupt  # killed after slot 1 was stored
 
     with pytest.raises(KeyboardInterrupt):

@@ -23,7 +23,9 @@ from gradio_client.utils import Status  # noqa: E402
 
 from zoomout.cache import list_entries  # noqa: E402
 from zoomout.jobs import MAX_PHOTO_PIXELS  # noqa: E402
-from zoomout.web import WebApp, build_app, launch  # noqa: E402
+from zoomout.errors import ConfigError  # noqa: E402
+from zoomout.options import respell_flags  # noqa: E402
+from zoomout.web import WebApp, build_app, form_request, launch, page_spelling  # noqa: E402
 
 TINY = "96x160"
 
@@ -138,6 +140,26 @@ def test_bad_options_refused_with_the_config_message(server, small_cat):
     )
     with pytest.raises(AppError, match=r"Size width should be an even number in \[64, 4096\] but is 95"):
         job.result(timeout=60)
+
+
+def test_per_slot_prompts_box_one_line_per_slot_and_errors_in_the_page_words():
+    typed = {"engine": "diffusion", "slots": 3, "prompts": "a street at dusk\n\na harbour at night"}
+    request = form_request(["cat.jpg"], typed, None)
+    assert request.config.engine_options.slot_prompts == ((1, "a street at dusk"), (3, "a harbour at night"))
+    with pytest.raises(ConfigError, match=r"^Prompts per slot should be for slots up to 3, the number of slots, but one is for slot 4$"):
+        form_request(["cat.jpg"], {**typed, "prompts": "a\nb\nc\nd"}, None)
+    # an engine without prompts keeps its defaults: the hidden box is not an error
+    assert form_request(["cat.jpg"], {**typed, "engine": "classic"}, None).config.engine_options is None
+
+
+def test_notes_on_the_page_name_its_controls_and_no_flag_it_lacks():
+    assert respell_flags("3 of 3 slots reused from the cache (--fresh to redo them)", page_spelling) == (
+        "3 of 3 slots reused from the cache"
+    )  # the page has no Fresh control: the hint would lead nowhere
+    assert respell_flags("slow (--engine classic takes seconds); try another --seconds-per-slot", page_spelling) == (
+        "slow (Engine classic takes seconds); try another Seconds per slot"
+    )
+    assert respell_flags("--hold-start and --no-label", page_spelling) == "--hold-start and No label"
 
 
 def test_no_photo_refused(server):

@@ -60,7 +60,7 @@ def test_upload_make_and_watch_the_video(server, tmp_path, small_cat):
             page.locator("#photos input[type=file]").set_input_files(str(small_cat))
             page.get_by_text("cat small.jpg").first.wait_for(timeout=120_000)  # a guard: a busy machine is slow
             _fill(page, "#size input", "180x320")
-            _fill(page, "#slots input[type=number]", "3")
+            _fill(page, "#slots input[type=number]", "5")
             assert page.locator("#cancel").is_disabled()  # nothing runs yet
 
             # an error stays readable on the page, in the page's own words
@@ -81,7 +81,13 @@ def test_upload_make_and_watch_the_video(server, tmp_path, small_cat):
 
             video = page.locator("#video video")
             video.wait_for(state="attached", timeout=180_000)
-            page.locator("#slots-gallery img").nth(3).wait_for(timeout=30_000)  # the photo's slot and three more
+            page.locator("#slots-gallery img").nth(5).wait_for(timeout=30_000)  # the photo's slot and five more
+            gallery = page.locator("#slots-gallery").bounding_box()
+            thumbnails = page.locator("#slots-gallery .thumbnail-item").all()
+            assert len(thumbnails) == 6
+            for thumbnail in thumbnails:  # none clipped at the gallery's edge
+                box = thumbnail.bounding_box()
+                assert box["x"] >= gallery["x"] and box["x"] + box["width"] <= gallery["x"] + gallery["width"] + 0.5
             page.wait_for_function("document.querySelector('#video video').readyState >= 2", timeout=30_000)
             assert page.locator("#status").inner_text().startswith("Done")
             assert page.locator("#cancel").is_disabled()
@@ -96,6 +102,40 @@ def test_upload_make_and_watch_the_video(server, tmp_path, small_cat):
     if os.environ.get("ZOOMOUT_WEB_SCREENSHOT"):
         shutil.copyfile(screenshot, os.environ["ZOOMOUT_WEB_SCREENSHOT"])
     assert outside == [], "the page fetched from outside the machine"
+
+
+def test_per_slot_prompts_box_follows_the_engine_and_its_error_stays_on_the_page(tmp_path, small_cat, monkeypatch):
+    # the diffusion engine as on a machine with its weights on disk (none here); no job runs
+    from zoomout.engines.diffusion import DiffusionEngine
+
+    monkeypatch.setattr(DiffusionEngine, "unavailable_reason", classmethod(lambda cls, options=None, download=True: None))
+    app = WebApp(tmp_path / "web")
+    demo = launch(build_app(app), port=None)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(demo.local_url)
+            page.locator("#photos input[type=file]").set_input_files(str(small_cat))
+            page.get_by_text("cat small.jpg").first.wait_for(timeout=120_000)
+            box = page.locator("#prompts textarea")
+            _choose(page, "#engine", "classic")
+            box.wait_for(state="hidden", timeout=30_000)  # classic takes no prompt
+            _choose(page, "#engine", "diffusion")
+            box.wait_for(state="visible", timeout=30_000)
+            assert "line 1 is slot 1" in page.locator("#prompts").inner_text()
+            _fill(page, "#slots input[type=number]", "3")
+            box.fill("a street at dusk\n\na harbour\na fourth slot")
+            page.locator("#make").click()
+            wanted = "Prompts per slot should be for slots up to 3, the number of slots, but one is for slot 4"
+            page.get_by_text(wanted).first.wait_for(timeout=60_000)
+            assert wanted in page.locator("#status").inner_text()  # stays, not only a toast
+            page.locator("#make:not([disabled])").wait_for(timeout=30_000)
+            assert page.locator("#cancel").is_disabled()
+        finally:
+            browser.close()
+            demo.close()
+            app.close()
 
 
 def _fill(page, selector: str, text: str) -> None:

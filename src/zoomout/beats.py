@@ -103,8 +103,8 @@ def sync_to_beats(config: Config, samples: np.ndarray, photo_count: int = 1) -> 
     tempo_bpm, beats, clarity = track_beats(samples)
     if len(beats) < 2 or clarity < MIN_BEAT_CLARITY:
         raise SoundError(
-            f"sound_sync 'beats': no clear beat in the sound file (beat clarity {clarity:.2f}, at least "
-            f"{MIN_BEAT_CLARITY} needed); use sound_sync none"
+            f"sound_sync should be none for this sound file: it has no clear beat to put the slot changes on "
+            f"(beat clarity {clarity:.2f}, at least {MIN_BEAT_CLARITY} needed)"
         )
     # slot changes are affine in seconds per slot (c_k = a_k + sps·g_k): read a and g off two plans
     plan = plan_video(config, photo_count)
@@ -130,7 +130,7 @@ def sync_to_beats(config: Config, samples: np.ndarray, photo_count: int = 1) -> 
     score = np.minimum(error, 0.1).mean(axis=2) + 1e-4 * np.abs(sps_grid / sps0 - 1)[:, None] + 1e-4 * offsets / track_s
     score[(offsets < 0) | (offsets > max_offset_s)] = np.inf
     if not np.isfinite(score).any():
-        raise SoundError("sound_sync 'beats': the sound file is too short to sync to")
+        raise SoundError("sound_sync should be none for this sound file: it is too short to sync the slot changes to")
     i, j = np.unravel_index(np.argmin(score), score.shape)
 
     # least squares: beat_k − a_k ≈ sps · g_k + offset, over the changes that found their beat

@@ -157,8 +157,8 @@ def build_chain(
             reference = slot
         images.append(slot)
         masks.append(unknown)
-        if progress:
-            progress(ProgressEvent("chain", k + 1, slots + 1, slot))
+        if progress:  # slot 0 is the photo's: done 0 of `slots`, with its image for a gallery
+            progress(ProgressEvent("chain", k, slots, slot))
     cached_in = cache.folder if cache is not None and cache.error is None else None
     return SlotStack(images=images, masks=masks, zoom_per_slot=zoom_per_slot, reused=reused, cached_in=cached_in)
 

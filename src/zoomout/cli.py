@@ -10,6 +10,7 @@ from inspect import Parameter, Signature
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -26,10 +27,42 @@ if TYPE_CHECKING:
     from .batch import BatchProgress
     from .pipeline import RunPlan
 
+
+
+class _PlainHelp:
+    """Help as a person reads it: `PHOTO...` in the usage line (typer ≥ 0.2x writes `{PHOTO}...`),
+    and flags (`-h`, `--json`) without a `<bool>` after them."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []  # type: ignore[attr-defined]
+        for param in self.get_params(ctx):
+            if param.param_type_name != "argument":
+                pieces += param.get_usage_pieces(ctx)
+                continue
+            name = (param.metavar or (param.name or "").upper()) + ("..." if param.nargs != 1 else "")
+            pieces.append(name if param.required else f"[{name}]")
+        return pieces + ([self.subcommand_metavar] if isinstance(self, TyperGroup) else [])
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""  # a flag takes no value
+        return params
+
+
+class Command(_PlainHelp, TyperCommand):
+    pass
+
+
+class Group(_PlainHelp, TyperGroup):
+    pass
+
+
 HELP_SETTINGS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="AI Zoom Out videos from your photos.",
-    context_settings=HELP_SETTINGS, rich_markup_mode="rich",
+    context_settings=HELP_SETTINGS, rich_markup_mode="rich", cls=Group,
 )  # fmt: skip
 console = Console(stderr=True)
 
@@ -112,7 +145,7 @@ make.__signature__ = Signature(  # type: ignore[attr-defined]
         *(_typer_parameter(o, default=None if o.engine else ...) for o in MAKE_OPTIONS.values()),
     ]
 )  # fmt: skip
-app.command(context_settings=HELP_SETTINGS)(make)
+app.command(context_settings=HELP_SETTINGS, cls=Command)(make)
 
 
 def describe_plan(planned: RunPlan) -> str:
@@ -138,9 +171,9 @@ def describe_plan(planned: RunPlan) -> str:
     return "\n".join(lines)
 
 
-@app.command()
+@app.command(cls=Command)
 def inspect(
-    video: Annotated[Path, typer.Argument(help="A video made by zoomout.", show_default=False)],
+    video: Annotated[Path, typer.Argument(help="A video made by zoomout.", metavar="VIDEO", show_default=False)],
     json_: Annotated[bool, typer.Option("--json", help="Print everything as JSON.")] = False,
     mask_video: Annotated[
         Optional[Path], typer.Option(help="Render which pixels are invented (white) to this .mp4.")
@@ -183,8 +216,10 @@ def sound(ctx: typer.Context, output: Path, spectrogram: Path | None, **values: 
     """Render a video's sound track alone (no photo, no video), to look and listen."""
     from .sound import write_sound
 
-    config = build_request([], _given(ctx, values)).config
-    report = write_sound(config, output, spectrogram=spectrogram)
+    given = _given(ctx, values)
+    config = build_request([], given).config
+    with naming_options(cli_spelling, given):
+        report = write_sound(config, output, spectrogram=spectrogram)
     plan = report.timeline.plan
     console.print(
         f"wrote {report.path} ({plan.duration_s:.2f} s, {plan.slots} slots, {report.loudness_lufs:.1f} LUFS, "
@@ -213,10 +248,10 @@ sound.__signature__ = Signature(  # type: ignore[attr-defined]
         *(_typer_parameter(MAKE_OPTIONS[name]) for name in SOUND_OPTIONS),
     ]
 )  # fmt: skip
-app.command(context_settings=HELP_SETTINGS)(sound)
+app.command(context_settings=HELP_SETTINGS, cls=Command)(sound)
 
 
-@app.command()
+@app.command(cls=Command)
 def batch(
     jobs: Annotated[Path, typer.Argument(help="Jobs file: one JSON object per line, e.g. {\"photos\": [\"cat.jpg\"], \"output\": \"cat.mp4\", \"slots\": 6}.", metavar="JOBS.jsonl", show_default=False)],
     out: Annotated[str, typer.Option("--out", help="Output folder every node sees, or an fsspec URL (s3://…, file://…).", metavar="DIR|URL", show_default=False)],
@@ -258,7 +293,7 @@ def batch(
     raise typer.Exit(0 if result.ok else 1)
 
 
-@app.command()
+@app.command(cls=Command)
 def engines() -> None:
     """List the outpainting engines and whether each can run here."""
     table = Table("engine", "usable", "what it is / what is missing")
@@ -270,7 +305,7 @@ def engines() -> None:
     Console().print(table)
 
 
-@app.command()
+@app.command(cls=Command)
 def cache(
     list_: Annotated[bool, typer.Option("--list", help="List cached chains.")] = False,
     clear_: Annotated[bool, typer.Option("--clear", help="Delete every cached slot.")] = False,
@@ -296,7 +331,7 @@ def cache(
     print(f"{len(entries)} chains, {sum(e.bytes for e in entries) / 1e6:.1f} MB")
 
 
-@app.command()
+@app.command(cls=Command)
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind; 127.0.0.1 keeps the app to this machine.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the web app.")] = 7860,
@@ -307,7 +342,7 @@ def serve(
     serve_web(host, port)
 
 
-@app.command()
+@app.command(cls=Command)
 def version() -> None:
     """Print the version."""
     print(__version__)

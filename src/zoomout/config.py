@@ -156,9 +156,9 @@ class Config:
 
         check_engine_options(self.engine, self.engine_options)
         slot_prompts = getattr(self.engine_options, "slot_prompts", ())
-        if slot_prompts and max(slot for slot, _ in slot_prompts) > self.slots:
-            last = max(slot for slot, _ in slot_prompts)
-            raise ConfigError(f"prompts name slot {last} but slots is {self.slots} (slots 0 to {self.slots})")
+        last = max((slot for slot, _ in slot_prompts), default=0)
+        if last > self.slots:
+            raise ConfigError(f"slot_prompts should be for slots up to {self.slots}, the number of slots, but one is for slot {last}")
 
     def check_photo_count(self, count: int) -> None:
         """Refuse photo counts this config cannot use, before any work."""

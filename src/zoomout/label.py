@@ -87,7 +87,7 @@ def make_label(text: str, width_px: int, height_px: int) -> Label:
     """
     text = " ".join(text.split())
     if not text:
-        raise ConfigError("label should be a non-empty text (use --no-label for none)")
+        raise ConfigError("label should be a non-empty text (for none: no_label)")
     font_px = max(MIN_FONT_PX, round(height_px * FONT_HEIGHT_SHARE))
     x = round(width_px * LEFT_MARGIN_SHARE)
     available_px = width_px - x - round(width_px * RIGHT_MARGIN_SHARE)
@@ -97,8 +97,8 @@ def make_label(text: str, width_px: int, height_px: int) -> Label:
             break
         if font_px == MIN_FONT_PX:
             raise ConfigError(
-                f"label {text!r} is too long for a {width_px}x{height_px} video: "
-                f"{rgba.shape[1]} px wide at the smallest size, {available_px} px available"
+                f"label should fit a {width_px}x{height_px} video but {text!r} is {rgba.shape[1]} px wide at the "
+                f"smallest size, {available_px} px available (a shorter label or a wider size fits)"
             )
         font_px -= 1
     # even corner and size: the label lines up with 4:2:0 chroma pixels

@@ -205,7 +205,7 @@ def build_request(
         engine = value["engine"]
         engine_given = {o.name: value[o.name] for o in ENGINE_OPTIONS}
         for name, flag in ((f.name, f) for f in engine_flags()):
-            if flag.type is Path and engine_given.get(name) is not None:
+            if flag.type is Path and isinstance(engine_given.get(name), (str, Path)):  # a file, not lines typed in
                 engine_given[name] = _resolve(Path(engine_given[name]), base)
         engine_options = engine_options_from(
             engine, engine_given, spell=lambda flag: spell(MAKE_OPTIONS[flag.name])
@@ -232,8 +232,12 @@ def build_request(
 
 
 def options_for_field(field: str) -> list[MakeOption]:
-    """The options that set `Config` field `field` (an engine field: the engine flag of that name)."""
-    return [o for o in MAKE_OPTIONS.values() if field in o.fields or o.name == field]
+    """The options that set `Config` field `field` (an engine field: the engine flag that sets it)."""
+    engine_fields = {flag.name: flag.fields.values() for flag in engine_flags()}
+    return [
+        o for o in MAKE_OPTIONS.values()
+        if field in o.fields or o.name == field or (o.engine and field in engine_fields.get(o.name, ()))
+    ]  # fmt: skip
 
 
 @contextmanager
@@ -263,6 +267,26 @@ def rename_option(
         if "_" in other.name:
             rest = re.sub(rf"\b{other.name}\b", lambda _, other=other: spell(other), rest)
     return ConfigError(spell(option) + part + rest, field=field)
+
+
+def respell_flags(text: str, spell: Callable[[MakeOption], str | None]) -> str:
+    """A library note (which names options by their flags, `--fresh to redo them`) in a front end's words.
+
+    `spell` names an option as that front end does, or None where it has no such option: a
+    parenthesis that points to it is dropped, since the user could not follow it.
+    """
+    for option in MAKE_OPTIONS.values():
+        flags = [f for f in option.flag.split("/") if f.startswith("--")]
+        for flag in flags:
+            typed = rf"{re.escape(flag)}(?![\w-])"
+            if not re.search(typed, text):
+                continue
+            spelled = spell(option)
+            if spelled is None:
+                text = re.sub(rf" ?\([^()]*{typed}[^()]*\)", "", text)
+            else:
+                text = re.sub(typed, lambda _: spelled, text)
+    return text
 
 
 def _parse_size(size: object) -> tuple[int, int]:

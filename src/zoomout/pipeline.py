@@ -82,6 +82,9 @@ class RunPlan:
         """What the user should know before the work starts."""
         notes = [self.engine_choice] if self.engine_choice else []
         notes += self.engine_notes
+        if self.config.transition != Config().transition and len(self.plan.segments) == 1:
+            one = "a nest is one chain" if self.config.nest else "one photo makes one part"
+            notes.append(f"transition {self.config.transition} has no effect: {one}, with no next part to join")
         if self.label is not None and self.label.missing_glyphs:
             notes.append(
                 f"label: the bundled font (DejaVu Sans) has no glyph for {' '.join(self.label.missing_glyphs)}: "
@@ -91,7 +94,13 @@ class RunPlan:
 
     @property
     def total_slots(self) -> int:
+        """Every chain's slots, its photo's slot 0 included."""
         return sum(segment.slots + 1 for segment in self.plan.segments)
+
+    @property
+    def outpainted_slots(self) -> int:
+        """The slots the engine invents (every chain's, without the photos' slots 0): what progress counts."""
+        return sum(segment.slots for segment in self.plan.segments)
 
 
 def plan_run(
@@ -121,7 +130,8 @@ def plan_run(
         check_output_folder(Path(save_slots_to))
     config.check_photo_count(len(photos))
     if (sign_cert is None) != (sign_key is None):
-        raise ConfigError("sign_cert and sign_key should be given together")
+        given, missing = ("sign_cert", "sign_key") if sign_key is None else ("sign_key", "sign_cert")
+        raise ConfigError(f"{given} should come with {missing}: a certificate chain signs with its private key")
     signing = load_signing_credentials(sign_cert, sign_key) if sign_cert and sign_key else None
     label = make_label(config.label, config.width_px, config.height_px) if config.label else None
     loaded = load_photos(photos)
@@ -379,11 +389,11 @@ def outpaint_chains(
     config, plan, photos, cache_root, fresh = run.config, run.plan, run.photos, run.cache_root, run.fresh
     notes = [f"{photo.path.name}: {note}" for photo in photos for note in photo.notes]
     groups = chain_groups(config, photos)
-    total = sum(segment.slots + 1 for segment in plan.segments)
+    total = run.outpainted_slots
     stacks: list[SlotStack] = []
     used_keys: list[str] = []
     for (group, outer), segment in zip(groups, plan.segments):
-        offset = sum(len(s.images) for s in stacks)
+        offset = sum(len(s.images) - 1 for s in stacks)  # slots outpainted in the chains before
         cache = None
         size = (config.width_px, config.height_px)
         if cache_root is not None:

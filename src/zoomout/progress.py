@@ -18,9 +18,10 @@ class ProgressEvent:
     stage : "ready", "chain" or "render"
         "ready" comes once, when every check has passed, before the model loads.
     done, total : int
-        Slots made (chain) or frames encoded (render) so far, out of `total`.
+        Slots outpainted (chain; a montage's chains together, the photos' slots 0 not counted)
+        or frames encoded (render) so far, out of `total`.
     slot_image : (H, W, 3) uint8 ndarray or None
-        In the chain stage, the slot just made.
+        In the chain stage, the slot just made (a photo's slot 0 comes with the count unchanged).
     notes : tuple of str
         With "ready": what the user should know before the work starts (which engine auto chose).
     part : int

@@ -20,7 +20,7 @@ from scipy.io import wavfile
 from .atomic import atomic_path
 from .outputs import check_output_file
 from .config import SOUND_PRESETS, Config
-from .errors import ZoomoutError
+from .errors import ConfigError
 from .mastering import loudness_lufs, normalise_loudness, true_peak_dbtp
 from .plan import AUDIO_RATE_HZ, Plan, Timeline, plan_timeline
 from .sound_design import design_sound
@@ -29,8 +29,8 @@ RATE = AUDIO_RATE_HZ
 FADE_OUT_S = 1.5
 
 
-class SoundError(ZoomoutError):
-    """The sound option or the user's audio file cannot be used."""
+class SoundError(ConfigError):
+    """The sound options or the user's audio file cannot be used (a message about an option names it: `sound_sync should …`)."""
 
 
 @dataclass(frozen=True)

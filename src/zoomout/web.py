@@ -29,7 +29,7 @@ from .config import MAX_PHOTOS, SIZE_PRESETS, SLOTS_RANGE, SOUND_PRESETS, ZOOM_R
 from .engines import AUTO, choose_engine, engine_statuses, options_class
 from .errors import ConfigError, ZoomoutError
 from .jobs import JOB_MAX_AGE_S, JobQueue, check_photos
-from .options import MAKE_OPTIONS, MakeOption, build_request, rename_option
+from .options import MAKE_OPTIONS, MakeOption, build_request, rename_option, respell_flags
 
 try:
     import gradio as gr
@@ -43,16 +43,23 @@ STAGE_LABELS = {"chain": "outpainting slots", "render": "rendering frames"}
 
 # The page's controls, in order: each is the `zoomout make` option of that name.
 FORM = (
-    "engine", "prompt", "negative_prompt", "slots", "zoom", "seconds_per_slot", "size", "fit", "ease", "direction",
-    "loop", "transition", "nest", "sound", "seed", "label", "no_label",
+    "engine", "prompt", "prompts", "negative_prompt", "slots", "zoom", "seconds_per_slot", "size", "fit", "ease",
+    "direction", "loop", "transition", "nest", "sound", "seed", "label", "no_label",
 )  # fmt: skip
-PROMPT_FIELDS = ("prompt", "negative_prompt")
-LABELS = {"zoom": "Zoom per slot", "no_label": "No label"}
+PROMPT_FIELDS = ("prompt", "prompts", "negative_prompt")  # shown while the engine takes a prompt
+LABELS = {"zoom": "Zoom per slot", "no_label": "No label", "prompts": "Prompts per slot"}
+# Where the page takes an option differently from the command line: `--prompts FILE`, here typed in
+HELP = {"prompts": "One prompt per line: line 1 is slot 1 (the first zoom step), line 2 slot 2, …; a blank line keeps Prompt."}
 
 
 def label_of(option: MakeOption) -> str:
     """The control's label, as errors name it: `Seconds per slot`."""
     return LABELS.get(option.name) or option.name.replace("_", " ").capitalize()
+
+
+def page_spelling(option: MakeOption) -> str | None:
+    """How a note names `option` on the page: its control's label, or None where the page has no control for it."""
+    return label_of(option) if option.name in FORM else None
 
 
 def takes_prompt(engine: str) -> bool:
@@ -78,6 +85,8 @@ def form_request(photos: list[str] | None, values: dict[str, Any], sound_file: s
             given.pop(name, None)
     if given.get("no_label"):
         given.pop("label", None)
+    if "prompts" in given:  # the box's lines, as a prompts file's (line k is slot k)
+        given["prompts"] = str(given["prompts"]).splitlines()
     return build_request(list(photos or []), given, spell=lambda option: label_of(option))
 
 
@@ -141,7 +150,7 @@ class WebApp(JobQueue):
             if result is None:  # cancelled from the page; Gradio drops what comes after
                 yield "**Cancelled**: no video was written.", gr.skip(), None, None, None
                 return
-            notes = "".join(f"\n- {note}" for note in result.notes)
+            notes = "".join(f"\n- {respell_flags(note, page_spelling)}" for note in result.notes)
             timings = ", ".join(f"{stage} {s:.1f} s" for stage, s in result.seconds.items())
             config = result.config
             status = (
@@ -179,7 +188,7 @@ def _engine_note() -> str:
 def _control(option: MakeOption) -> Any:
     """The Gradio control of `option`, from its declaration."""
     label, default, elem_id = label_of(option), option.default, option.name.replace("_", "-")
-    common = dict(label=label, info=option.help, elem_id=elem_id)
+    common = dict(label=label, info=HELP.get(option.name, option.help), elem_id=elem_id)
     if option.name == "engine":
         return gr.Dropdown(_engine_choices(), value=default, **common)
     if option.name == "slots":
@@ -198,6 +207,8 @@ def _control(option: MakeOption) -> Any:
         return gr.Dropdown(list(option.choices), value=default, **common)
     if option.kind in (int, float):
         return gr.Number(default, **common)
+    if option.name == "prompts":
+        return gr.Textbox(placeholder="a street at dusk\n\na harbour at night", lines=4, max_lines=50, **common)
     placeholder = str(getattr(options_class("diffusion"), option.name, "") or "") if option.engine else ""
     return gr.Textbox(value=default or "", placeholder=placeholder, lines=2 if option.name == "prompt" else 1, **common)
 
@@ -205,7 +216,11 @@ def _control(option: MakeOption) -> Any:
 def build_app(app: WebApp | None = None) -> gr.Blocks:
     """The Gradio page and its API (`/make`, `/cancel`), queued one job at a time."""
     app = app or WebApp()
-    css = "#slots-gallery .grid-wrap { overflow-y: auto; } .gradio-dropdown .wrap-inner { padding-right: 2em; }"
+    css = (
+        "#slots-gallery .grid-wrap { overflow-y: auto; } .gradio-dropdown .wrap-inner { padding-right: 2em; }"
+        # Gradio's grid keeps `columns` at 100 px or more each: wider than the column, the last ones were clipped
+        " #slots-gallery .grid-container { grid-template-columns: repeat(auto-fill, minmax(72px, 1fr)) !important; }"
+    )  # fmt: skip
     with gr.Blocks(title="zoomout", analytics_enabled=False, delete_cache=(600, JOB_MAX_AGE_S), css=css) as demo:
         gr.Markdown("# zoomout\nAI Zoom Out videos: a photo is outpainted slot after slot, then the camera pulls back.")
         with gr.Row():

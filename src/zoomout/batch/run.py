@@ -89,7 +89,8 @@ def parse_resource(text: str) -> tuple[str, float]:
 @dataclass(frozen=True)
 class _Planned:
     job: BatchJob
-    slots: int
+    slots: int  # slot 0 included, as the report counts them
+    outpainted_slots: int  # as progress counts them
 
 
 def run_batch(
@@ -148,9 +149,9 @@ def run_batch(
             if not settings.force and made_before(destination, job, run):
                 reports.append(JobReport(job.line, job.output, "skipped", engine=run.config.engine, slots=run.total_slots))
             else:
-                todo.append(_Planned(job, run.total_slots))
+                todo.append(_Planned(job, run.total_slots, run.outpainted_slots))
             del run  # its photos are loaded again when the job starts: the driver holds one job's pixels at a time
-        tally = _Tally(progress, len(jobs) + len(bad_lines), len(reports), {p.job.line: p.slots for p in todo})
+        tally = _Tally(progress, len(jobs) + len(bad_lines), len(reports), {p.job.line: p.outpainted_slots for p in todo})
         tally.emit()
 
         # 2. Outpaint and render on Ray, streamed from one stage to the other

@@ -125,7 +125,7 @@ class DiffusionOptions:
     prompt: str = option(DEFAULT_PROMPT, "Prompt of every slot.")
     slot_prompts: tuple[tuple[int, str], ...] = option(
         (), "One prompt per line (line k = slot k) or JSON {slot: prompt}.", flag="--prompts",
-        parse=lambda path: load_prompts(path), cli_type=Path,
+        parse=lambda given: slot_prompts_from(given), cli_type=Path,
     )  # fmt: skip
     negative_prompt: str = option("", "What the ring should not show.")
     no_strangers: bool = option(
@@ -250,6 +250,18 @@ class DiffusionOptions:
         }
 
 
+def slot_prompts_from(given: object) -> tuple[tuple[int, str], ...]:
+    """Per-slot prompts as the user gave them: a file (`--prompts`, a jobs file's `"prompts": "file.txt"`),
+    lines (the web form's box, a jobs file's list: line k is slot k), or a mapping {slot: prompt}."""
+    if isinstance(given, (str, os.PathLike)):
+        return load_prompts(given)
+    if isinstance(given, (list, tuple)) and all(isinstance(line, str) for line in given):
+        return _prompt_lines(given)
+    if isinstance(given, dict):
+        return _prompt_entries(given, "prompts")
+    raise ConfigError(f"slot_prompts should be a file, a list of lines or {{slot: prompt}} but is {given!r}")
+
+
 def load_prompts(path: str | os.PathLike[str]) -> tuple[tuple[int, str], ...]:
     """Per-slot prompts from a file: JSON `{"slot": "prompt", ...}`, or text with one line per slot.
 
@@ -269,14 +281,22 @@ def load_prompts(path: str | os.PathLike[str]) -> tuple[tuple[int, str], ...]:
             raise ConfigError(f"prompts file {file} is not valid JSON: {error}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"prompts file {file} should hold a JSON object {{slot: prompt}}")
-        prompts = []
-        for key, value in data.items():
-            if not re.fullmatch(r"\s*\d+\s*", str(key)) or not isinstance(value, str):
-                raise ConfigError(f'prompts file {file}: entry {key!r}: {value!r} should be "slot": "prompt"')
-            prompts.append((int(key), value.strip()))
-        return tuple(sorted(prompts))
-    lines = text.splitlines()
+        return _prompt_entries(data, f"prompts file {file}")
+    return _prompt_lines(text.splitlines())
+
+
+def _prompt_lines(lines: list[str] | tuple[str, ...]) -> tuple[tuple[int, str], ...]:
+    """Line 1 is slot 1; a blank line leaves its slot to the prompt of every slot."""
     return tuple((k, line.strip()) for k, line in enumerate(lines, start=1) if line.strip())
+
+
+def _prompt_entries(data: dict, source: str) -> tuple[tuple[int, str], ...]:
+    prompts = []
+    for key, value in data.items():
+        if not re.fullmatch(r"\s*\d+\s*", str(key)) or not isinstance(value, str):
+            raise ConfigError(f'{source}: entry {key!r}: {value!r} should be "slot": "prompt"')
+        prompts.append((int(key), value.strip()))
+    return tuple(sorted(prompts))
 
 
 class DiffusionEngine(Engine):
@@ -347,9 +367,9 @@ class DiffusionEngine(Engine):
         if cuda_device_name() is not None:
             return weights_problem(options)
         if importlib.util.find_spec("peft") is None:
-            return f"no CUDA GPU, and fast on the CPU needs peft: pip install 'zoomout[{cls.extra}]'"
+            return f"no CUDA GPU, and the few-step mode (fast) that suits a CPU needs peft: pip install 'zoomout[{cls.extra}]'"
         problems = [problem for problem, _ in missing_weights(options)]
-        return f"no CUDA GPU, and for fast on the CPU {'; '.join(problems)}" if problems else None
+        return f"no CUDA GPU, and the few-step mode (fast) that suits a CPU lacks its weights: {'; '.join(problems)}" if problems else None
 
     @classmethod
     def auto_note(cls, options: DiffusionOptions | None = None) -> str:
