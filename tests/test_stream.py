@@ -60,7 +60,15 @@ def test_streamed_video_equals_the_one_rendered_after_every_slot(tmp_path, name,
 
     after = plan_run(photos, tmp_path / "after.mp4", config, cache_dir=None)
     stacks, _ = outpaint_chains(after, noise_engine, progress=None)
-    finish_video(after, noise_engine, MadeSlots(stacks), make_soundtrack(config, after.plan, after.timeline.track))
+    chain_events = []
+    progress = lambda e: chain_events.append((e.done, e.total, e.part)) if e.stage == "chain" else None  # noqa: E731
+    finish_video(after, noise_engine, MadeSlots(stacks), make_soundtrack(config, after.plan, after.timeline.track), progress=progress)
+    streamed_events = []
+    make_planned_video(
+        plan_run(photos, tmp_path / "again.mp4", config, cache_dir=None), noise_engine,
+        progress=lambda e: streamed_events.append((e.done, e.total, e.part)) if e.stage == "chain" else None,
+    )  # fmt: skip
+    assert chain_events == streamed_events  # finished chains report their slots as the worker does
 
     assert packets(streamed.path) == packets(after.output)
     for made, expected in zip(streamed.chains, stacks):
@@ -73,9 +81,9 @@ def test_frames_are_encoded_while_later_slots_are_outpainted(tmp_path, small_cat
     events = []
     result = make_planned_video(run, engine, progress=lambda e: events.append((e.stage, e.done, e.total)))
 
-    last_slot = events.index(("chain", 7, 7))
+    last_slot = events.index(("chain", 6, 6))
     assert any(stage == "render" for stage, _, _ in events[:last_slot])  # both bars moved together
-    assert [done for stage, done, _ in events if stage == "chain"] == list(range(1, 8))
+    assert [done for stage, done, _ in events if stage == "chain"] == list(range(7))  # the photo's slot, then 6
     assert [done for stage, done, _ in events if stage == "render"] == list(range(1, run.plan.frame_count + 1))
     assert result.seconds["outpaint"] >= 7 * 0.15
 

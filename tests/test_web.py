@@ -25,7 +25,7 @@ from zoomout.cache import list_entries  # noqa: E402
 from zoomout.jobs import MAX_PHOTO_PIXELS  # noqa: E402
 from zoomout.errors import ConfigError  # noqa: E402
 from zoomout.options import respell_flags  # noqa: E402
-from zoomout.web import WebApp, build_app, form_request, launch, page_spelling  # noqa: E402
+from zoomout.web import WebApp, build_app, form_request, launch, page_spelling, show_progress  # noqa: E402
 
 TINY = "96x160"
 
@@ -233,3 +233,20 @@ def png_header_only(width_px: int, height_px: int) -> bytes:
 
     ihdr = struct.pack(">IIBBBBB", width_px, height_px, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_one_bar_shows_the_overlapping_stages():
+    """Slots are outpainted while frames are rendered: the bar follows the frames once they start."""
+    calls = []
+
+    def bar(value, desc, unit):
+        calls.append((value, desc, unit))
+
+    show_progress(bar, {"chain": (3, 8)})
+    show_progress(bar, {"chain": (5, 8), "render": (40, 585)})
+    show_progress(bar, {"chain": (8, 8), "render": (41, 585)})
+    assert calls == [
+        ((3, 8), "outpainting slots", "slots"),
+        ((40, 585), "rendering frames (slots 5/8 outpainted)", "frames"),
+        ((41, 585), "rendering frames", "frames"),
+    ]

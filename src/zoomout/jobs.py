@@ -49,9 +49,8 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event)
     changed: threading.Event = field(default_factory=threading.Event)
     previews: list[Path] = field(default_factory=list)
-    stage: str = "chain"
-    done: int = 0
-    total: int = 0
+    # (done, total) of each stage so far, "chain" (outpainted slots) and "render" (frames): they overlap
+    counts: dict[str, tuple[int, int]] = field(default_factory=dict)
     result: VideoResult | None = None  # once the worker has finished
     error: BaseException | None = None
     finished: bool = False
@@ -140,7 +139,7 @@ class JobQueue:
                 scale = PREVIEW_HEIGHT_PX / image.height
                 image.resize((max(1, round(image.width * scale)), PREVIEW_HEIGHT_PX)).save(preview, quality=85)
                 job.previews.append(preview)
-            job.stage, job.done, job.total = event.stage, event.done, event.total
+            job.counts[event.stage] = (event.done, event.total)
             job.changed.set()
 
         with self._worker_lock:

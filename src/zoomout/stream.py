@@ -49,13 +49,12 @@ class MadeSlots:
 
     def __init__(self, stacks: list[SlotStack], notes: list[str] | None = None) -> None:
         self._stacks, self._notes = stacks, notes or []
-        total = sum(len(stack.images) for stack in stacks)
-        self._events = iter([
-            ProgressEvent("chain", done, total, image, part=part)
-            for done, (part, image) in enumerate(
-                ((part, image) for part, stack in enumerate(stacks) for image in stack.images), start=1
-            )
-        ])  # fmt: skip
+        total = sum(len(stack.images) - 1 for stack in stacks)  # outpainted slots: each chain's photo is not counted
+        events, before = [], 0
+        for part, stack in enumerate(stacks):
+            events += [ProgressEvent("chain", before + k, total, image, part=part) for k, image in enumerate(stack.images)]
+            before += len(stack.images) - 1
+        self._events = iter(events)
 
     def take(self, block: bool) -> ProgressEvent | None:
         return next(self._events, None)

@@ -127,9 +127,7 @@ class WebApp(JobQueue):
                 job.changed.clear()
                 if job.finished:
                     break
-                if job.total:
-                    unit = "slots" if job.stage == "chain" else "frames"
-                    progress((job.done, job.total), desc=STAGE_LABELS[job.stage], unit=unit)
+                show_progress(progress, job.counts)
                 # Yielding now and then (also without news) lets Gradio close this generator promptly.
                 new_slots = len(job.previews) > shown
                 shown = len(job.previews)
@@ -167,6 +165,16 @@ class WebApp(JobQueue):
         """Stop every running job of this browser tab; the queued ones Gradio drops itself."""
         self.cancel_session(getattr(request, "session_hash", None) or "")
         return "**Cancelled**: no video was written."
+
+
+def show_progress(progress: Any, counts: dict[str, tuple[int, int]]) -> None:
+    """One bar for two overlapping stages: the frames once rendering has started, the slots still to come in its text."""
+    slots, frames = counts.get("chain"), counts.get("render")
+    if frames is not None:
+        pending = f" (slots {slots[0]}/{slots[1]} outpainted)" if slots and slots[0] < slots[1] else ""
+        progress(frames, desc=STAGE_LABELS["render"] + pending, unit="frames")
+    elif slots is not None and slots[1]:
+        progress(slots, desc=STAGE_LABELS["chain"], unit="slots")
 
 
 def _engine_choices() -> list[tuple[str, str]]:
