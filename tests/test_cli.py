@@ -35,6 +35,7 @@ def test_short_and_long_help(tmp_path, flag):
     assert "inspect [OPTIONS] VIDEO" in inspect.stdout and "{" not in inspect.stdout
     for shown in (done, make, inspect, zoomout("cache", flag, cwd=tmp_path)):
         assert "<bool>" not in shown.stdout  # flags (-h, --json, --list, --loop) show without type noise
+    assert "<list[Path]>" not in make.stdout and "<Path>" not in inspect.stdout  # nor do arguments
 
 
 @pytest.mark.parametrize("flag", ["-V", "--version"])

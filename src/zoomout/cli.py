@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 class _PlainHelp:
     """Help as a person reads it: `PHOTO...` in the usage line (typer ≥ 0.2x writes `{PHOTO}...`),
-    and flags (`-h`, `--json`) without a `<bool>` after them."""
+    flags (`-h`, `--json`) without a `<bool>` after them, arguments without their Python type."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = [self.options_metavar] if self.options_metavar else []  # type: ignore[attr-defined]
@@ -48,6 +48,8 @@ class _PlainHelp:
         for param in params:
             if getattr(param, "is_flag", False) and param.metavar is None:
                 param.metavar = ""  # a flag takes no value
+            elif param.param_type_name == "argument":  # PHOTO says what it takes; no `<list[Path]>` beside it
+                param.display_type_rich = lambda ctx: None
         return params
 
 
