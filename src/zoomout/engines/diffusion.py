@@ -396,7 +396,7 @@ class DiffusionEngine(Engine):
             if sampling.negative_prompt_applied and options.guidance is None:
                 notes.append(
                     f"fast keeps negative prompts (no strangers) acting with guidance {sampling.guidance:g}, which "
-                    "doubles the UNet batch; --allow-strangers and no negative prompt run at guidance 1, faster"
+                    "doubles the UNet batch; allowing strangers (--allow-strangers) with no negative prompt runs at guidance 1, faster"
                 )
         wanted = options.negative_prompt_for(0)
         if wanted and not sampling.negative_prompt_applied:
