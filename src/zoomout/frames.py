@@ -42,21 +42,29 @@ def iter_video_frames(plan: Plan, renderers: list[ZoomRenderer] | list[I420ZoomR
     cut_frames = [segment.start_frame for segment in plan.segments[1:]]
     incoming: dict[int, np.ndarray] = {}  # a fade's target, the first frame after its cut: rendered once
     fade_frames = min(round(FADE_S * plan.fps), round(plan.hold_end_s * plan.fps)) if plan.transition == "fade" else 0
+    looks = []  # everything each frame is a function of
     for i, (chain, z) in enumerate(zip(chains, zooms)):
-        renderer = renderers[chain]
-        frame = renderer.render(float(z))
-        if plan.loop and chain == seam_chain:
-            weight = loop_weight(float(z), renderer.deepest)
-            if weight > 0:
-                other = renderers[other_chain].render(float(z) - renderer.deepest)
-                frame = cv2.addWeighted(frame, 1 - weight, other, weight, 0.0)
-        for cut in cut_frames:
-            if plan.transition == "flash" and 0 <= i - cut < FLASH_S * plan.fps:
-                strength = 0.85 * (1 - (i - cut) / (FLASH_S * plan.fps))
+        loop = loop_weight(float(z), renderers[chain].deepest) if plan.loop and chain == seam_chain else 0.0
+        flash = [0.85 * (1 - (i - cut) / (FLASH_S * plan.fps)) for cut in cut_frames
+                 if plan.transition == "flash" and 0 <= i - cut < FLASH_S * plan.fps]  # fmt: skip
+        fade = [(cut, 1 - (cut - i) / (fade_frames + 1)) for cut in cut_frames if fade_frames and 0 < cut - i <= fade_frames]
+        looks.append((int(chain), float(z), loop, tuple(flash), tuple(fade)))
+    kept: np.ndarray | None = None  # a frame the next one repeats (a hold): rendered once
+    for i, (chain, z, loop, flash, fade) in enumerate(looks):
+        if i and looks[i - 1] == looks[i] and kept is not None:
+            frame = kept
+        else:
+            renderer = renderers[chain]
+            frame = renderer.render(z)
+            if loop > 0:
+                other = renderers[other_chain].render(z - renderer.deepest)
+                frame = cv2.addWeighted(frame, 1 - loop, other, loop, 0.0)
+            for strength in flash:
                 frame = cv2.addWeighted(frame, 1 - strength, renderer.white_frame(), strength, 0.0)
-            elif fade_frames and 0 < cut - i <= fade_frames:
-                weight = 1 - (cut - i) / (fade_frames + 1)
+            for cut, weight in fade:
                 if cut not in incoming:
                     incoming[cut] = renderers[chains[cut]].render(float(zooms[cut]))
                 frame = cv2.addWeighted(frame, 1 - weight, incoming[cut], weight, 0.0)
+        # the caller may draw on (label) or keep the frame it is given: a repeat gets its own copy
+        kept = frame.copy() if i + 1 < len(looks) and looks[i + 1] == looks[i] else None
         yield frame
