@@ -108,3 +108,28 @@ def test_rgb_to_i420_matches_swscale():
     ).to_ndarray()
     ours = np.concatenate([p.ravel() for p in rgb_to_i420_planes(image)]).reshape(-1, 96)
     assert np.abs(reference.astype(int) - ours.astype(int)).max() <= 1
+
+
+def test_a_held_frame_is_rendered_once_and_each_frame_is_its_own(stack):
+    """The holds (and punchy's landings) repeat a frame: rendered once, each copy a separate array."""
+    from zoomout import Config, plan_video
+    from zoomout.frames import iter_video_frames
+
+    config = Config(width_px=W, height_px=H, slots=3, seconds_per_slot=0.5, fps=24, hold_start_s=0.5, hold_end_s=0.5, ease="punchy")
+    plan = plan_video(config)
+    renderer = I420ZoomRenderer(stack.images, ZOOM, (W, H))
+    rendered = []
+
+    class Counting:
+        deepest = renderer.deepest
+
+        def render(self, z):
+            rendered.append(z)
+            return renderer.render(z)
+
+    frames = list(iter_video_frames(plan, [Counting()]))
+    zooms = plan.frame_zooms()
+    assert len(rendered) == 1 + int(np.count_nonzero(np.diff(zooms)))  # one render per change of view
+    assert len({id(f) for f in frames}) == len(frames)  # a caller may label one without touching another
+    for frame, z in zip(frames, zooms):
+        np.testing.assert_array_equal(frame, renderer.render(float(z)))
