@@ -191,7 +191,7 @@ def test_label_invalid_input():
         Config(label="two\nlines")
     with pytest.raises(ConfigError, match="label"):
         Config(label="x" * 61)
-    with pytest.raises(ConfigError, match="too long"):
+    with pytest.raises(ConfigError, match="label should fit a 96x160 video"):
         make_label("AI-generated with a very long explanation", 96, 160)
 
 
