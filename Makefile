@@ -33,6 +33,7 @@ chromium:
 
 bench: $(VENV)/.test
 	$(PY) bench/bench_render.py
+	$(PY) bench/bench_stream.py
 	$(PY) bench/bench_classic.py
 	$(PY) bench/bench_picture.py
 	$(PY) bench/bench_engines.py

@@ -11,7 +11,7 @@ three ways in this process:
 Engines: `classic` (it wants the CPU the renderer and the encoder also want), and a stand-in
 of fixed cost that sleeps per slot, as a GPU engine leaves the CPU free; its sleep is set so
 that the chain takes as long as render + encode, the case where overlapping matters most.
-The encoder alone on the same frames gives render + encode's ratio to it (goal ≥ 0.9).
+(`bench_render.py` times render + encode against the encoder alone.)
 
 Usage: python bench/bench_stream.py [--size 1080x1920] [--slots 12]
 """
@@ -19,25 +19,20 @@ Usage: python bench/bench_stream.py [--size 1080x1920] [--slots 12]
 from __future__ import annotations
 
 import argparse
-import hashlib
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-import av
 import cv2
 import numpy as np
 
 from zoomout import Config
 from zoomout.config import parse_size
-from zoomout.encode import EncodeSettings, Mp4Writer
+from zoomout.container import hash_streams
 from zoomout.engines import Engine, create_engine
-from zoomout.frames import iter_video_frames
-from zoomout.label import label_frames
 from zoomout.pipeline import finish_video, make_planned_video, outpaint_chains, plan_run
-from zoomout.render import I420ZoomRenderer
 from zoomout.sound import make_soundtrack
 from zoomout.stream import MadeSlots
 
@@ -60,15 +55,6 @@ class FixedCostEngine(Engine):
         return cv2.resize(centre, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
 
 
-def packets(path: Path) -> str:
-    digest = hashlib.sha256()
-    with av.open(str(path)) as container:
-        for packet in container.demux():
-            if packet.size:
-                digest.update(bytes(packet))
-    return digest.hexdigest()
-
-
 def time_engine(run, engine: Engine, folder: Path, label: str) -> tuple[float, list]:
     """Render + encode alone (s) and the chains, after timing the chain alone, that and the streamed job."""
     start = time.perf_counter()
@@ -87,7 +73,7 @@ def time_engine(run, engine: Engine, folder: Path, label: str) -> tuple[float, l
     start = time.perf_counter()
     result = make_planned_video(streamed, engine)
     job_s = time.perf_counter() - start
-    if packets(alone.output) != packets(streamed.output):
+    if hash_streams(alone.output) != hash_streams(streamed.output):
         raise SystemExit(f"{label}: the streamed video differs from the one rendered from finished slots")
     slower, sequential = max(chain_s, render_s), chain_s + sound_s + render_s
     print(
@@ -97,31 +83,6 @@ def time_engine(run, engine: Engine, folder: Path, label: str) -> tuple[float, l
     )
     print(f"{'':<11} stages in the streamed job: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
     return render_s, stacks
-
-
-def encoder_ratio(run, stacks: list, folder: Path) -> None:
-    """Render + encode against the encoder alone on the same (kept) frames."""
-    config, plan = run.config, run.plan
-    size = (config.width_px, config.height_px)
-    renderers = [I420ZoomRenderer(stack.images, config.zoom_per_slot, size) for stack in stacks]
-    settings = EncodeSettings(config.width_px, config.height_px, config.fps, config.crf, config.x264_preset)
-    start = time.perf_counter()
-    frames = list(label_frames(iter_video_frames(plan, renderers), run.label))
-    render_s = time.perf_counter() - start
-    start = time.perf_counter()
-    with Mp4Writer(folder / "encode_only.mp4", settings) as writer:
-        writer.write_all(frames)
-    encode_s = time.perf_counter() - start
-    del frames
-    start = time.perf_counter()
-    with Mp4Writer(folder / "render_encode.mp4", settings) as writer:
-        writer.write_all(label_frames(iter_video_frames(plan, renderers), run.label))
-    both_s = time.perf_counter() - start
-    n = plan.frame_count
-    print(
-        f"encoder    render alone {1000 * render_s / n:.1f} ms/frame | encode alone {n / encode_s:.1f} fps | "
-        f"render + encode {n / both_s:.1f} fps = {encode_s / both_s:.2f} × the encoder alone at {config.x264_preset} (goal >= 0.9)"
-    )
 
 
 def main() -> None:
@@ -135,11 +96,10 @@ def main() -> None:
         folder = Path(folder_name)
         run = plan_run([ROOT / "examples" / "cat.png"], folder / "demo.mp4", config, cache_dir=None)
         print(f"{width}x{height}, {args.slots} slots, {run.plan.frame_count} frames, preset {config.x264_preset}")
-        render_s, stacks = time_engine(run, create_engine("classic"), folder, "classic")
+        render_s, _ = time_engine(run, create_engine("classic"), folder, "classic")
         fixed = FixedCostEngine(render_s / (args.slots + 1))
         print(f"{'':<11} fixed-cost engine: {fixed.seconds:.2f} s per slot, so its chain takes as long as render + encode")
         time_engine(run, fixed, folder, "fixed-cost")
-        encoder_ratio(run, stacks, folder)
 
 
 if __name__ == "__main__":
