@@ -312,7 +312,7 @@ def test_signing_credentials_refused_before_any_work(tmp_path):
         make_video([EXAMPLE_CAT], out, Config(**SMALL), cache_dir=None,
                    sign_cert=tmp_path / "self.pem", sign_key=tmp_path / "self.key")  # fmt: skip
     assert not out.exists() and not sidecar_path(out).exists()
-    with pytest.raises(ConfigError, match="together"):
+    with pytest.raises(ConfigError, match="sign_cert should come with sign_key"):
         make_video([EXAMPLE_CAT], out, Config(**SMALL), cache_dir=None, sign_cert=chain)
 
 
