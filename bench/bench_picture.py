@@ -5,10 +5,14 @@ Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zo
 - seam ratio at the kept centre's border of slots 1-5, at slot 0's photo edges with
   `fit='contain'`, and at both edges of a nest's blend band (goal ≤ 1.15);
 - far-slot texture: ring high-pass of slot 12 over slot 1's (goal ≥ 0.7);
+- layout kept: how much of the photo's coarse colour layout (4x4 cells) the rings of slots
+  1, 3, 5 and 12 keep (1 all, 0 none: one colour all over), and how unevenly the texture is
+  spread over slot 12's ring against over the photo (`quality.texture_variation`: one
+  texture all over ≈ 0.1, real photos 0.3–1.4);
 - loop seam ratio of a 5-slot `--loop` video (goal ≤ 1.2), how many frames blend its two
   sides, and how many seconds of full-frame double exposure that blend amounts to;
 - crop-and-restore at 384 px wide: colour-layout fidelity (dB, goal ≥ 16 mean) and texture
-  ratio (goal 0.6-1.4).
+  ratio (goal 0.6-1.4), and the share of the true ring's coarse layout the ring keeps.
 The photos come from scikit-image's data set and gradio's sample images (both installed
 with the dev dependencies); those marked `held out` are in no test.
 """
@@ -67,13 +71,16 @@ def load(name: str) -> np.ndarray:
 
 
 def chain_figures(photo: np.ndarray) -> dict[str, object]:
-    """Ray index and seam ratio of slots 1-5, and the far-slot texture ratio, from one 12-slot chain."""
+    """Ray index and seam ratio of slots 1-5, the far-slot texture ratio, layout kept and texture variation, from one 12-slot chain."""
     stack = build_chain(
         photo, width_px=WIDTH, height_px=HEIGHT, slots=FAR_SLOTS, zoom_per_slot=ZOOM, fit="cover",
         engine=ClassicEngine(), seed=0,
     )  # fmt: skip
     slots = range(1, 6)
+    whole = np.ones(stack.masks[0].shape, bool)
     return {
+        "layout": [quality.layout_kept(stack.images[k], stack.images[0], stack.masks[k], whole) for k in (1, 3, 5, FAR_SLOTS)],
+        "variation": (quality.texture_variation(stack.images[-1], stack.masks[-1]), quality.texture_variation(stack.images[0], whole)),
         "rays": [quality.ray_index(stack.images[k], stack.masks[k]) for k in slots],
         "seams": [quality.seam_ratio(stack.images[k], quality.centre_box(~stack.masks[k])) for k in slots],
         "far": quality.ring_highpass(stack.images[-1], stack.masks[-1]) / quality.ring_highpass(stack.images[1], stack.masks[1]),
@@ -120,8 +127,8 @@ def loop_figures(name: str, photo: np.ndarray) -> tuple[float, int, float]:
     return quality.loop_seam_ratio(frames, blended), int(blended.sum()), ghost_s
 
 
-def restore_figures(photo: np.ndarray) -> tuple[float, float]:
-    """Crop-and-restore at 384 px wide (centre half of each side kept): fidelity (dB) and texture ratio."""
+def restore_figures(photo: np.ndarray) -> tuple[float, float, float]:
+    """Crop-and-restore at 384 px wide (centre half of each side kept): fidelity (dB), texture ratio and layout kept."""
     height = round(photo.shape[0] * 384 / photo.shape[1])
     truth = cv2.resize(photo, (384, height), interpolation=cv2.INTER_AREA)
     mask = np.ones(truth.shape[:2], bool)
@@ -129,7 +136,10 @@ def restore_figures(photo: np.ndarray) -> tuple[float, float]:
     top, left = (height - kh) // 2, (384 - kw) // 2
     mask[top : top + kh, left : left + kw] = False
     restored = ClassicEngine().outpaint(np.where(mask[..., None], 0, truth).astype(np.uint8), mask, seed=0, slot=0)
-    return quality.ring_fidelity_db(restored, truth, mask), quality.texture_ratio(restored, truth, mask)
+    return (
+        quality.ring_fidelity_db(restored, truth, mask), quality.texture_ratio(restored, truth, mask),
+        quality.layout_kept(restored, truth, mask),
+    )  # fmt: skip
 
 
 def main(names: list[str]) -> None:
@@ -146,15 +156,17 @@ def main(names: list[str]) -> None:
         outer = others[names[(i + 1) % len(names)]]
         inner_seam, outer_seam = nest_seams(photo, outer)
         loop_ratio, blended, ghost_s = loop_figures(name, photo)
-        fidelity, texture = restore_figures(photo)
+        fidelity, texture, layout = restore_figures(photo)
         held = "held out" if PHOTOS[name][1] else "in tests"
         print(f"{name} ({PHOTOS[name][2]}; {held})")
         print(f"  ray index   {' '.join(f'{r:.2f}' for r in chain['rays'])}")
         print(f"  seam ratio  {' '.join(f'{r:.2f}' for r in chain['seams'])}; contain {contain_seam(photo):.2f}; "
               f"nest band {inner_seam:.2f} / {outer_seam:.2f}")  # fmt: skip
         print(f"  far slots   {chain['far']:.2f} (slot {FAR_SLOTS} / slot 1 ring high-pass)")
+        print(f"  layout kept {' '.join(f'{k:.2f}' for k in chain['layout'])} (slots 1, 3, 5, {FAR_SLOTS}); texture variation "
+              f"{chain['variation'][0]:.2f} (slot {FAR_SLOTS}) vs {chain['variation'][1]:.2f} (photo)")  # fmt: skip
         print(f"  loop seam   {loop_ratio:.2f}; {blended} blended frames, {ghost_s:.2f} s of double exposure")
-        print(f"  restore     {fidelity:.1f} dB, texture {texture:.2f}x", flush=True)
+        print(f"  restore     {fidelity:.1f} dB, texture {texture:.2f}x, layout kept {layout:.2f}", flush=True)
 
 
 if __name__ == "__main__":

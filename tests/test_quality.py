@@ -85,3 +85,23 @@ def test_double_exposure_counts_only_what_differs():
     weights = np.array([0.5, 0.5])
     assert quality.double_exposure_s([a, a], [b, b], weights, fps=2.0) == pytest.approx(0.5)
     assert quality.double_exposure_s([a, a], [a, a], weights, fps=2.0) == 0.0
+
+
+def test_layout_kept_is_one_for_the_same_layout_and_zero_for_none():
+    ys, xs = np.mgrid[0:H, 0:W]
+    layout = grey(60 + (ys + xs) / 2)  # dark top left, bright bottom right
+    ring = ring_mask()
+    noisy = grey(60 + (ys + xs) / 2 + np.random.default_rng(4).normal(0, 8, (H, W)))
+    assert quality.layout_kept(noisy, layout, ring) > 0.95
+    assert quality.layout_kept(grey(np.full((H, W), 150.0)), layout, ring) == pytest.approx(0.0)
+    assert quality.layout_kept(grey(187 - (ys + xs) / 2), layout, ring) == pytest.approx(-3.0, abs=0.05)  # inverted
+    whole = np.ones((H, W), bool)
+    assert quality.layout_kept(layout, layout, ring, whole) > 0.9  # the ring's cells against the whole photo's
+
+
+def test_texture_variation_tells_one_texture_from_a_mix():
+    rng = np.random.default_rng(5)
+    everywhere = grey(128 + rng.normal(0, 10, (H, W)))
+    assert quality.texture_variation(everywhere, ring_mask()) < 0.1
+    half = grey(128 + rng.normal(0, 10, (H, W)) * (np.arange(H) < H // 2)[:, None])  # smooth sky above, texture below
+    assert quality.texture_variation(half, ring_mask()) > 0.5

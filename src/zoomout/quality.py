@@ -5,6 +5,8 @@ None needs a ground truth except `ring_fidelity_db` and `texture_ratio` (crop-an
 - `ray_index`: radial streaks ("searchlight rays") in a ring. Real surroundings ≈ 1.
 - `seam_ratio`: a visible rectangle edge where two pictures meet. Seamless ≈ 1, a hard paste ≥ 1.5.
 - `ring_highpass`: texture strength of a ring (a void fades it to 0).
+- `layout_kept`: whether a ring keeps a picture's coarse colour layout (sky above, floor below).
+- `texture_variation`: how much the texture strength varies over a ring (a uniform field ≈ 0).
 - `loop_seam_ratio`: how much the frames at a loop's seam change against the frames next to it.
 - `double_exposure_s`: how long, and over how much of the frame, a blend mixes two different pictures.
 """
@@ -21,6 +23,9 @@ SEAM_STRETCH_PX = 32  # the border is measured in stretches of this length
 SEAM_FLOOR = 1.0  # colour step (0-255 levels) added to both sides of a stretch's ratio: sensor noise
 HIGHPASS_SIGMA_PX = 3.0
 FIDELITY_SIGMA_PX = 8.0
+LAYOUT_GRID = 4  # cells per side of the coarse colour layout (zoom 2: the kept centre is the middle 2x2)
+TEXTURE_GRID = 8  # cells per side over which the texture strength's variation is measured
+MIN_COVER = 0.5  # a cell counts when at least this share of it lies in the region
 LOOP_NEIGHBOURS = 6  # changes on either side of a loop's seam it is compared with
 DOUBLE_EXPOSURE_LEVELS = 24  # two pictures differ where a channel differs by more than this (0-255)
 
@@ -132,6 +137,64 @@ def ring_highpass(image: np.ndarray, ring: np.ndarray) -> float:
     """Texture strength of the ring: std of luminance minus its Gaussian blur (σ = HIGHPASS_SIGMA_PX)."""
     grey = luminance(image)
     return float((grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX))[ring].std())
+
+
+def cell_means(values: np.ndarray, region: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """(grid², C) mean of `values` over the `region` pixels of each cell of a grid × grid split, and (grid²,) bool cells at least MIN_COVER in it.
+
+    Parameters
+    ----------
+    values : (H, W[, C]) ndarray
+    region : (H, W) bool ndarray
+    """
+    height, width = region.shape
+    values = values.reshape(height, width, -1).astype(np.float64)
+    rows, cols = np.linspace(0, height, grid + 1).round().astype(int), np.linspace(0, width, grid + 1).round().astype(int)
+    means, covered = [], []
+    for top, bottom in zip(rows, rows[1:]):
+        for left, right in zip(cols, cols[1:]):
+            inside = region[top:bottom, left:right]
+            covered.append(inside.mean() >= MIN_COVER)
+            means.append(values[top:bottom, left:right][inside].mean(axis=0) if inside.any() else np.zeros(values.shape[2]))
+    return np.array(means), np.array(covered)
+
+
+def layout_kept(image: np.ndarray, reference: np.ndarray, region: np.ndarray, reference_region: np.ndarray | None = None) -> float:
+    """How much of `reference`'s coarse colour layout the `region` of `image` keeps: 1 all of it, 0 none (a uniform field).
+
+    Both images are split into LAYOUT_GRID × LAYOUT_GRID cells; in each cell that lies in
+    `region`, the mean colour (over `region` in `image`, over `reference_region` in
+    `reference`) less the mean over those cells is the cell's layout. The score is
+    1 − Σ (ours − theirs)² / Σ theirs²: a ring whose colours do not vary from cell to cell
+    scores 0, one with the reference's layout inverted −3.
+
+    Parameters
+    ----------
+    image, reference : (H, W, 3) uint8 ndarray
+        Same size (for a chain's slot: the slot, and the photo's slot 0).
+    region : (H, W) bool ndarray
+        The pixels to compare (a ring).
+    reference_region : (H, W) bool ndarray, optional
+        The pixels of `reference` that stand for it (default `region`; the whole photo for slot 0).
+    """
+    ours, covered = cell_means(image, region, LAYOUT_GRID)
+    theirs, _ = cell_means(reference, region if reference_region is None else reference_region, LAYOUT_GRID)
+    ours, theirs = ours[covered], theirs[covered]
+    ours, theirs = ours - ours.mean(axis=0), theirs - theirs.mean(axis=0)
+    return float(1.0 - ((ours - theirs) ** 2).sum() / max((theirs**2).sum(), 1e-12))
+
+
+def texture_variation(image: np.ndarray, region: np.ndarray) -> float:
+    """How unevenly the texture is spread over `region`: the coefficient of variation of its high-pass strength over TEXTURE_GRID² cells.
+
+    Real surroundings mix smooth and busy parts (sky and trees): ≈ 0.4–1; a field of one
+    texture all over scores near 0.
+    """
+    grey = luminance(image)
+    energy = (grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX)) ** 2
+    means, covered = cell_means(energy, region, TEXTURE_GRID)
+    strength = np.sqrt(means[covered, 0])
+    return float(strength.std() / max(strength.mean(), 1e-6))
 
 
 def gradient_magnitude(image: np.ndarray) -> np.ndarray:
