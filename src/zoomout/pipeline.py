@@ -345,6 +345,7 @@ def render_video(
             feed.poll()
             if progress:
                 progress(ProgressEvent("render", i + 1, plan.frame_count))
+        feed.finish()
 
 
 def publish(run: RunPlan, engine: DescribesEngine, stacks: list[SlotStack], draft: Path) -> dict[str, Any]:

@@ -38,10 +38,13 @@ class SlotSource(Protocol):
     """Slots in the order they are made: chain 0's slots 0..N, then chain 1's, …"""
 
     def take(self, block: bool) -> ProgressEvent | None:
-        """The next slot's "chain" event (its `part` and `slot_image` set); None when `block` is False and none is ready."""
+        """The next slot's "chain" event (its `part` and `slot_image` set).
+
+        None once every slot has been taken, or when `block` is False and no slot is ready.
+        """
 
     def result(self) -> Outpainted:
-        """The chains and the notes, once every slot has been made (waits for them)."""
+        """The chains and the notes, once every slot has been taken."""
 
 
 class MadeSlots:
@@ -130,9 +133,8 @@ class Outpainting:
         return item
 
     def result(self) -> Outpainted:
-        while self._finished is None:
-            if self.take(block=True) is not None:
-                raise RuntimeError("a slot was made that no frame took")
+        if self._finished is None:
+            raise RuntimeError("the outpainting has not finished: take every slot first")
         return self._finished.outpainted
 
     def __enter__(self) -> Outpainting:
@@ -182,6 +184,11 @@ class SlotFeed:
     def poll(self) -> None:
         """Take every slot already made, without waiting (keeps the chain's progress current)."""
         while (event := self.source.take(block=False)) is not None:
+            self._deliver(event)
+
+    def finish(self) -> None:
+        """Take the slots no frame needed, if any, until the source has made every slot."""
+        while (event := self.source.take(block=True)) is not None:
             self._deliver(event)
 
     def _deliver(self, event: ProgressEvent) -> None:
