@@ -21,12 +21,11 @@ from . import __version__
 from .engines import engine_statuses
 from .errors import ProvenanceError, ZoomoutError
 from .options import MAKE_OPTIONS, MakeOption, build_request, cli_spelling, naming_options
-from .progress import ProgressEvent
+from .progress import STAGE_LABELS, ProgressEvent
 
 if TYPE_CHECKING:
     from .batch import BatchProgress
     from .pipeline import RunPlan
-
 
 
 class _PlainHelp:
@@ -68,7 +67,6 @@ app = typer.Typer(
 )  # fmt: skip
 console = Console(stderr=True)
 
-STAGE_LABELS = {"chain": "outpainting slots", "render": "rendering frames"}
 
 def _typer_parameter(option: MakeOption, *, default: Any = ...) -> Parameter:
     """`option` as a keyword parameter of a typer command (flag, type, help, panel)."""

@@ -36,5 +36,7 @@ class ProgressEvent:
     part: int = 0
 
 
+STAGE_LABELS = {"chain": "outpainting slots", "render": "rendering frames"}  # how front ends name the stages
+
 # A callback may raise to cancel the job: nothing is written and the exception propagates.
 ProgressCallback = Callable[[ProgressEvent], None]

@@ -30,6 +30,7 @@ from .engines import AUTO, choose_engine, engine_statuses, options_class
 from .errors import ConfigError, ZoomoutError
 from .jobs import JOB_MAX_AGE_S, JobQueue, check_photos
 from .options import MAKE_OPTIONS, MakeOption, build_request, rename_option, respell_flags
+from .progress import STAGE_LABELS
 
 try:
     import gradio as gr
@@ -39,7 +40,6 @@ except ImportError as error:  # the web extra is optional
 MAX_UPLOAD_BYTES = 50_000_000
 """Per uploaded file (photo or audio); Gradio refuses larger uploads before they reach a job."""
 OWN_SOUND = "own file"
-STAGE_LABELS = {"chain": "outpainting slots", "render": "rendering frames"}
 
 # The page's controls, in order: each is the `zoomout make` option of that name.
 FORM = (
