@@ -51,7 +51,7 @@ def iter_video_frames(plan: Plan, renderers: list[ZoomRenderer] | list[I420ZoomR
         looks.append((int(chain), float(z), loop, tuple(flash), tuple(fade)))
     kept: np.ndarray | None = None  # a frame the next one repeats (a hold): rendered once
     for i, (chain, z, loop, flash, fade) in enumerate(looks):
-        if i and looks[i - 1] == looks[i] and kept is not None:
+        if kept is not None:  # this frame repeats the one before
             frame = kept
         else:
             renderer = renderers[chain]
