@@ -89,6 +89,24 @@ def test_invalid_input():
         engine.outpaint(image, np.ones((16, 16), bool), seed=0, slot=0)
 
 
+def test_an_object_cut_by_the_border_goes_on_into_the_ring_without_a_line():
+    """A dark bar crossing the kept centre's right edge: the ring's first column continues it.
+
+    The structure layer is coarser than the bar, so without the border match the ring
+    starts at the mean colour of bar and background: a step the eye reads as the photo's edge.
+    """
+    height, width = 192, 108
+    mask = centre_mask(height, width)
+    image = noise_image(height, width)
+    ys, xs = np.nonzero(~mask)
+    bar = slice(ys.min() + 30, ys.min() + 36)
+    image[bar, xs.min() : xs.max() + 1] = 20
+    out = ClassicEngine().outpaint(np.where(mask[..., None], 0, image).astype(np.uint8), mask, seed=0, slot=0)
+    last, first = out[bar, xs.max()].astype(float), out[bar, xs.max() + 1].astype(float)
+    assert np.abs(first - last).mean() < 6, (last.mean(), first.mean())
+    assert quality.seam_ratio(out, quality.centre_box(~mask)) <= 1.15
+
+
 def _one_pixel(h: int, w: int) -> np.ndarray:
     mask = np.ones((h, w), bool)
     mask[h // 2, w // 2] = False

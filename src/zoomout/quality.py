@@ -22,6 +22,7 @@ SEAM_NEAR_PX = (8, 16)  # the reference bands: steps this far inside and outside
 SEAM_STRETCH_PX = 32  # the border is measured in stretches of this length
 SEAM_FLOOR = 1.0  # colour step (0-255 levels) added to both sides of a stretch's ratio: sensor noise
 HIGHPASS_SIGMA_PX = 3.0
+RING_MARGIN_SHARE = 0.03  # `ring_highpass` leaves out the ring's pixels this close to the known region (share of the short side)
 FIDELITY_SIGMA_PX = 8.0
 LAYOUT_GRID = 4  # cells per side of the coarse colour layout (zoom 2: the kept centre is the middle 2x2)
 TEXTURE_GRID = 8  # cells per side over which the texture strength's variation is measured
@@ -134,9 +135,16 @@ def _side_ratios(steps: np.ndarray, across: int) -> np.ndarray | None:
 
 
 def ring_highpass(image: np.ndarray, ring: np.ndarray) -> float:
-    """Texture strength of the ring: std of luminance minus its Gaussian blur (σ = HIGHPASS_SIGMA_PX)."""
+    """Texture strength of the ring: std of luminance minus its Gaussian blur (σ = HIGHPASS_SIGMA_PX).
+
+    Measured RING_MARGIN_SHARE of the short side or farther from the known region: the ring's
+    own texture, not its first pixels, which continue whatever the photo has at its border
+    (a lit platform in a dark sky would otherwise set slot 1's figure).
+    """
     grey = luminance(image)
-    return float((grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX))[ring].std())
+    distance = cv2.distanceTransform(ring.astype(np.uint8), cv2.DIST_L2, 3)
+    far = ring & (distance > RING_MARGIN_SHARE * min(ring.shape))
+    return float((grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX))[far].std())
 
 
 def cell_means(values: np.ndarray, region: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:

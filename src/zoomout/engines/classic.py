@@ -13,7 +13,9 @@ mirroring repeats the subject. This engine splits the image into two layers:
   chosen by overlap match, colour match to the structure, a penalty for distinctive
   patches (eyes, text) and a penalty for reusing a source region.
 
-A gradient-domain correction of the mismatch along the known border removes the seam.
+Two gradient-domain corrections remove the seam: the texture's mismatch where blocks
+overlap the known border, then the composed ring's last mismatch with the known pixel next
+to it, so an object cut by the border (a helmet, a lit platform) does not end in a line.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ _NOISE_FLOOR = 4.0  # detail level (0-255) below which overlap differences are n
 _FALLOFF_BLOCKS = 1.5  # the seam correction fades out over this many blocks from the known region
 _MIRROR_BLOCKS = 0.2  # the known detail continues, mirrored, this many blocks into the ring
 _MIRROR_LIMIT = 3.0  # ... up to this many times the border's median detail strength
+_BORDER_BLOCKS = 0.15  # the last mismatch with the known pixels fades out over this many blocks
 _DECAY_SHARE = 0.25  # border colours fade into the background model over this share of the known region's smaller side
 
 
@@ -52,7 +55,7 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "4"
+    revision: ClassVar[str] = "5"
     uses_reference: ClassVar[bool] = True
     trained_model: ClassVar[bool] = False
 
@@ -97,8 +100,9 @@ class ClassicEngine(Engine):
         residual += _seam_correction(seam_diff, seam_weight, known_pad, falloff_px=_FALLOFF_BLOCKS * block)
         residual = _mirror_feather(residual, detail, known_pad, width_px=max(_MIRROR_BLOCKS * block, 2.0))
 
-        # 6. Compose: structure + detail, back to the image frame
+        # 6. Compose: structure + detail, matched to the known pixels along their border
         out = structure + residual
+        out += _border_match(out, image_pad, known_pad, falloff_px=_BORDER_BLOCKS * block)
         return np.clip(out[pad:-pad, pad:-pad] + 0.5, 0, 255).astype(np.uint8)
 
     def _reference_sources(
@@ -535,6 +539,42 @@ def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, known: np.n
     correction = _pull_push(seam_diff, seam_weight)
     distance = cv2.distanceTransform((~known).astype(np.uint8), cv2.DIST_L2, 3)
     return correction * np.exp(-distance / falloff_px)[..., None]
+
+
+def _border_match(out: np.ndarray, image: np.ndarray, known: np.ndarray, *, falloff_px: float) -> np.ndarray:
+    """Correction that makes the ring start at the colour of the known pixel next to it (gradient-domain blend).
+
+    The structure layer is coarse, so where an object meets the border (a dark helmet, a
+    lit platform) the ring's first pixels take the cell's mean colour: a line around the
+    photo. The mismatch between each ring pixel touching the known region and its known
+    neighbour is interpolated by pull-push: exact at the border, only its coarser scales
+    farther out, fading over `falloff_px`.
+
+    Parameters
+    ----------
+    out : (H, W, 3) float32 ndarray
+        Composed ring.
+    image : (H, W, 3) float32 ndarray
+        Known colours.
+    known : (H, W) bool ndarray
+
+    Returns
+    -------
+    (H, W, 3) float32 ndarray
+        Correction to add (known pixels are pasted back anyway).
+    """
+    distance, labels = cv2.distanceTransformWithLabels(
+        (~known).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    touching = ~known & (distance <= 1.0)
+    total = np.zeros_like(out)
+    weight = np.zeros(known.shape, np.float32)
+    py, px = np.nonzero(touching)
+    known_y, known_x = np.nonzero(known)
+    nearest = labels[py, px] - 1
+    total[py, px] = image[known_y[nearest], known_x[nearest]] - out[py, px]
+    weight[py, px] = 1.0
+    return _seam_correction(total, weight, known, falloff_px=falloff_px)
 
 
 def _mirror_feather(residual: np.ndarray, detail: np.ndarray, known: np.ndarray, *, width_px: float) -> np.ndarray:
