@@ -97,12 +97,13 @@ class ClassicEngine(Engine):
 
         # 5. Seam: carry the mismatch along the known border into the ring (gradient-domain blend),
         #    and let the known detail go on, mirrored, for the first few pixels
-        residual += _seam_correction(seam_diff, seam_weight, known_pad, falloff_px=_FALLOFF_BLOCKS * block)
-        residual = _mirror_feather(residual, detail, known_pad, width_px=max(_MIRROR_BLOCKS * block, 2.0))
+        nearest = _nearest_known(known_pad)
+        residual += _seam_correction(seam_diff, seam_weight, nearest[0], falloff_px=_FALLOFF_BLOCKS * block)
+        residual = _mirror_feather(residual, detail, known_pad, nearest, width_px=max(_MIRROR_BLOCKS * block, 2.0))
 
         # 6. Compose: structure + detail, matched to the known pixels along their border
         out = structure + residual
-        out += _border_match(out, image_pad, known_pad, falloff_px=_BORDER_BLOCKS * block)
+        out += _border_match(out, image_pad, nearest, falloff_px=_BORDER_BLOCKS * block)
         return np.clip(out[pad:-pad, pad:-pad] + 0.5, 0, 255).astype(np.uint8)
 
     def _reference_sources(
@@ -515,7 +516,7 @@ def _quilt(
     return residual, seam_diff, seam_weight
 
 
-def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, known: np.ndarray, *, falloff_px: float) -> np.ndarray:
+def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, distance: np.ndarray, *, falloff_px: float) -> np.ndarray:
     """Known-minus-synthesis mismatch along the known border, carried into the ring (gradient-domain blend).
 
     The mismatch is interpolated by pull-push (a pyramid of normalised averages): next to
@@ -529,7 +530,8 @@ def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, known: np.n
         Summed known-minus-synthesis differences where blocks overlapped known pixels.
     seam_weight : (H, W) float32 ndarray
         How many differences each pixel summed.
-    known : (H, W) bool ndarray
+    distance : (H, W) float32 ndarray
+        Distance to the nearest known pixel.
 
     Returns
     -------
@@ -537,11 +539,29 @@ def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, known: np.n
         Correction to add to the detail layer (known pixels are pasted back anyway).
     """
     correction = _pull_push(seam_diff, seam_weight)
-    distance = cv2.distanceTransform((~known).astype(np.uint8), cv2.DIST_L2, 3)
     return correction * np.exp(-distance / falloff_px)[..., None]
 
 
-def _border_match(out: np.ndarray, image: np.ndarray, known: np.ndarray, *, falloff_px: float) -> np.ndarray:
+def _nearest_known(known: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pixel's distance to the nearest known pixel, and that pixel's row and column.
+
+    Returns
+    -------
+    distance : (H, W) float32 ndarray
+        0 on known pixels.
+    row, col : (H, W) int ndarray
+    """
+    distance, labels = cv2.distanceTransformWithLabels(
+        (~known).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    # labels number the known pixels in scan order
+    known_y, known_x = np.nonzero(known)
+    return distance, known_y[labels - 1], known_x[labels - 1]
+
+
+def _border_match(
+    out: np.ndarray, image: np.ndarray, nearest: tuple[np.ndarray, np.ndarray, np.ndarray], *, falloff_px: float
+) -> np.ndarray:
     """Correction that makes the ring start at the colour of the known pixel next to it (gradient-domain blend).
 
     The structure layer is coarse, so where an object meets the border (a dark helmet, a
@@ -556,28 +576,30 @@ def _border_match(out: np.ndarray, image: np.ndarray, known: np.ndarray, *, fall
         Composed ring.
     image : (H, W, 3) float32 ndarray
         Known colours.
-    known : (H, W) bool ndarray
+    nearest : `_nearest_known` of the known region
 
     Returns
     -------
     (H, W, 3) float32 ndarray
         Correction to add (known pixels are pasted back anyway).
     """
-    distance, labels = cv2.distanceTransformWithLabels(
-        (~known).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    touching = ~known & (distance <= 1.0)
+    distance, row, col = nearest
+    py, px = np.nonzero((distance > 0) & (distance <= 1.0))  # the ring's pixels touching the known region
     total = np.zeros_like(out)
-    weight = np.zeros(known.shape, np.float32)
-    py, px = np.nonzero(touching)
-    known_y, known_x = np.nonzero(known)
-    nearest = labels[py, px] - 1
-    total[py, px] = image[known_y[nearest], known_x[nearest]] - out[py, px]
+    weight = np.zeros(distance.shape, np.float32)
+    total[py, px] = image[row[py, px], col[py, px]] - out[py, px]
     weight[py, px] = 1.0
-    return _seam_correction(total, weight, known, falloff_px=falloff_px)
+    return _seam_correction(total, weight, distance, falloff_px=falloff_px)
 
 
-def _mirror_feather(residual: np.ndarray, detail: np.ndarray, known: np.ndarray, *, width_px: float) -> np.ndarray:
+def _mirror_feather(
+    residual: np.ndarray,
+    detail: np.ndarray,
+    known: np.ndarray,
+    nearest: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    width_px: float,
+) -> np.ndarray:
     """The ring's detail next to the known region faded from the known detail mirrored across the border.
 
     A step between the known texture and a synthesised one shows as a line however well their
@@ -591,22 +613,19 @@ def _mirror_feather(residual: np.ndarray, detail: np.ndarray, known: np.ndarray,
     detail : (H, W, 3) float32 ndarray
         Known detail, zero elsewhere.
     known : (H, W) bool ndarray
+    nearest : `_nearest_known` of `known`
 
     Returns
     -------
     (H, W, 3) float32 ndarray
     """
-    distance, labels = cv2.distanceTransformWithLabels(
-        (~known).astype(np.uint8), cv2.DIST_L2, 3, labelType=cv2.DIST_LABEL_PIXEL
-    )
+    distance, row, col = nearest
     near = ~known & (distance < width_px)
     if not near.any():
         return residual
-    # labels number the known pixels in scan order: the nearest known pixel q of each ring pixel p
-    known_y, known_x = np.nonzero(known)
+    # the nearest known pixel q of each ring pixel p
     py, px = np.nonzero(near)
-    nearest = labels[py, px] - 1
-    qy, qx = known_y[nearest], known_x[nearest]
+    qy, qx = row[py, px], col[py, px]
     height, width = known.shape
     my, mx = np.clip(2 * qy - py, 0, height - 1), np.clip(2 * qx - px, 0, width - 1)
     inside = known[my, mx]
