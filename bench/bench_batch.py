@@ -1,16 +1,26 @@
-"""`zoomout batch` on a local Ray against a plain loop of `make_video`: same jobs, same machine, same run.
+"""`zoomout batch` on a local Ray: many jobs against a loop of `make_video`, and one job against its stages alone.
 
-N small jobs (different photos and seeds) are made twice: by a loop of `make_video` calls in
-this process (the baseline), and by `run_batch` on a local Ray started for it (ray.init and
-shutdown included). The videos must be identical, packet for packet. Reported: both wall
-times and their ratio (goal: Ray's overhead ≤ 15 %, ratio ≤ 1.15), the batch again on the
-Ray already running (its start-up left out), and the per-video costs the README's capacity
-model uses: outpainting seconds per slot and CPU seconds of render + encode per video.
+Many jobs: N small jobs (different photos and seeds) are made twice: by a loop of
+`make_video` calls in this process (the baseline), and by `run_batch` on a local Ray started
+for it (ray.init and shutdown included). The videos must be identical, packet for packet.
+Reported: both wall times and their ratio (goal: Ray's overhead ≤ 15 %, ratio ≤ 1.15), the
+batch again on the Ray already running (its start-up left out), and the per-video costs the
+README's capacity model uses: outpainting seconds per slot and CPU seconds of render + encode
+per video.
 
-    python bench/bench_batch.py [--jobs 24] [--size 180x320] [--slots 3] [--capacity]
+One job: the demo's job (1080×1920, 12 slots, eerie sound) with a stand-in engine of fixed
+cost that sleeps per slot, as a GPU engine leaves the CPU free; its cost is set so that the
+chain takes as long as render + encode. Timed in this process, in the same run: render +
+encode alone (`finish_video` from finished slots), the chain alone, then the one-job batch
+on a local Ray already running, where the render task takes each slot as the worker makes
+it. Reported: the job (from its worker's start to the published video, as the batch report
+counts it) against the slower stage alone (goal ≤ 1.15, issue 17) and against the stages
+one after the other. Its video must equal the one rendered from finished slots.
+
+    python bench/bench_batch.py [--jobs 24] [--size 180x320] [--slots 3] [--capacity] [--one-job]
 
 --capacity also makes one `make demo`-sized job (1080×1920, 12 slots) through the batch and
-reports its costs.
+reports its costs; --one-job runs the one-job case alone.
 """
 
 from __future__ import annotations
@@ -23,18 +33,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import ray
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from batch_helpers import write_jobs, write_photos  # noqa: E402
+from batch_helpers import ray_env, write_jobs, write_photos  # noqa: E402
+from bench_stream import FixedCostEngine  # noqa: E402
 
 from zoomout.batch import BatchSettings, run_batch  # noqa: E402
+from zoomout.engines import ENGINES  # noqa: E402
 from zoomout.options import build_request, key_spelling  # noqa: E402
-from zoomout.pipeline import make_video  # noqa: E402
+from zoomout.pipeline import finish_video, make_video, outpaint_chains, plan_run  # noqa: E402
 from zoomout.container import hash_streams  # noqa: E402
+from zoomout.sound import make_soundtrack  # noqa: E402
+from zoomout.stream import MadeSlots  # noqa: E402
 
 
 def jobs_for(photos: list[str], count: int, size: str, slots: int) -> list[dict]:
@@ -46,10 +61,14 @@ def loop(jobs: list[dict], folder: Path, out: Path) -> float:
     """The baseline: each job through `make_video`, one after the other; wall seconds."""
     start = time.perf_counter()
     for job in jobs:
-        given = {k: v for k, v in job.items() if k != "photos"} | {"output": out / job["output"]}
-        request = build_request(job["photos"], given, spell=key_spelling, base=folder)
-        make_video(**request.make_video_arguments())
+        make_video(**request_for(job, folder, out / job["output"]))
     return time.perf_counter() - start
+
+
+def request_for(job: dict, folder: Path, output: Path) -> dict:
+    """`make_video`'s arguments for a jobs-file `job` whose photos are in `folder`."""
+    given = {k: v for k, v in job.items() if k != "photos"} | {"output": output}
+    return build_request(job["photos"], given, spell=key_spelling, base=folder).make_video_arguments()
 
 
 def batch(jobs_file: Path, out: Path) -> tuple[float, list[dict]]:
@@ -66,8 +85,49 @@ def costs(report: list[dict]) -> str:
     return (
         f"outpainting {statistics.median(per_slot):.2f} s per slot, render + encode + publish "
         f"{statistics.median(r['render_cpu_s'] for r in report):.2f} CPU s and "
-        f"{statistics.median(r['render_s'] for r in report):.2f} s wall per video (medians)"
+        f"{statistics.median(r['render_s'] for r in report):.2f} s wall per render task, waits for slots included (medians)"
     )
+
+
+class StandIn(FixedCostEngine):
+    """bench_stream's fixed-cost engine as the batch's workers make it (without arguments): set `seconds_per_slot` first."""
+
+    seconds_per_slot: ClassVar[float] = 0.0
+
+    def __init__(self) -> None:
+        super().__init__(self.seconds_per_slot)
+
+
+def one_job(folder: Path) -> None:
+    """The demo's job with the fixed-cost stand-in: the streamed one-job batch against its stages alone."""
+    ENGINES[StandIn.name] = StandIn
+    job = {"photos": [str(ROOT / "examples" / "cat.png")], "output": "one.mp4", "engine": StandIn.name, "cache": False}
+    run = plan_run(**request_for(job, folder, folder / "alone.mp4"))
+    slots = run.plan.segments[0].slots
+    stacks, _ = outpaint_chains(run, StandIn(), progress=None)  # free: the cost is set below
+    start = time.perf_counter()
+    finish_video(run, StandIn(), MadeSlots(stacks), make_soundtrack(run.config, run.plan, run.timeline.track))
+    render_s = time.perf_counter() - start
+
+    StandIn.seconds_per_slot = render_s / (slots + 1)  # the chain takes as long as render + encode
+    start = time.perf_counter()
+    outpaint_chains(run, StandIn(), progress=None)
+    chain_s = time.perf_counter() - start
+
+    ray.init(address="local", include_dashboard=False, logging_level="WARNING", runtime_env=ray_env(StandIn))
+    batch_s, report = batch(write_jobs(folder / "one.jsonl", [job]), folder / "one")
+    ray.shutdown()
+    if hash_streams(folder / "one" / "one.mp4") != hash_streams(run.output):
+        sys.exit("one job: the batch video differs from the one rendered from finished slots")
+    r = report[0]
+    slower, sequential = max(chain_s, render_s), chain_s + render_s
+    print(f"one job, {run.config.width_px}x{run.config.height_px}, {slots} slots, {run.plan.frame_count} frames, "
+          f"stand-in engine of {StandIn.seconds_per_slot:.2f} s per slot (its CPU free, as with a GPU):")  # fmt: skip
+    print(f"  render + encode alone {render_s:5.1f} s | chain alone {chain_s:5.1f} s | one after the other {sequential:5.1f} s")
+    print(f"  batch job             {r['seconds']:5.1f} s = {r['seconds'] / slower:.2f} x the slower stage (goal <= 1.15), "
+          f"{r['seconds'] / sequential:.2f} x one after the other; same packets")  # fmt: skip
+    print(f"  run_batch on a running Ray {batch_s:5.1f} s = {batch_s / slower:.2f} x the slower stage (job checks, "
+          f"worker start, report included); render task {r['render_s']:.1f} s, outpainting {r['outpaint_s']:.1f} s")  # fmt: skip
 
 
 def main() -> None:
@@ -77,9 +137,13 @@ def main() -> None:
     parser.add_argument("--size", default="180x320")
     parser.add_argument("--slots", type=int, default=3)
     parser.add_argument("--capacity", action="store_true")
+    parser.add_argument("--one-job", action="store_true", help="only the one-job case")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
+        one_job(folder)
+        if args.one_job:
+            return
         jobs = jobs_for(write_photos(folder, 4), args.jobs, args.size, args.slots)
         jobs_file = write_jobs(folder / "jobs.jsonl", jobs)
         (folder / "loop").mkdir()

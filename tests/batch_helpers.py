@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
+from zoomout.engines import Engine
 from zoomout.options import build_request, key_spelling
 from zoomout.pipeline import make_video
 from zoomout.container import hash_streams
@@ -38,3 +42,18 @@ def make_reference(job: dict, jobs_dir: Path, output: Path) -> dict:
     request = build_request(job["photos"], {**given, "output": output, "cache": False}, spell=key_spelling, base=jobs_dir)
     make_video(**request.make_video_arguments())
     return hash_streams(output)
+
+
+def ray_env(engine: type[Engine] | None = None, **env_vars: str) -> dict[str, Any]:
+    """A Ray `runtime_env`: the workers import what this process imports (tests, benches) and register `engine`.
+
+    This process registers it on its own (e.g. with monkeypatch), to check the jobs that name it.
+    """
+
+    def register() -> None:  # sent by value: it imports the workers' own registry
+        from zoomout.engines import ENGINES
+
+        ENGINES[engine.name] = engine
+
+    env: dict[str, Any] = {"env_vars": {"PYTHONPATH": os.pathsep.join(sys.path), **env_vars}}
+    return env | ({"worker_process_setup_hook": register} if engine else {})

@@ -12,17 +12,24 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from zoomout.batch import BatchSettings, run_batch  # noqa: E402
+from zoomout.batch.post import ChainsEnd, PostedSlots, SlotPost, SlotsLost  # noqa: E402
+from zoomout.chain import SlotStack  # noqa: E402
 from zoomout.container import hash_streams  # noqa: E402
+from zoomout.engines import ENGINES  # noqa: E402
+from zoomout.progress import ProgressEvent  # noqa: E402
 
-from batch_helpers import TINY_JOB, make_reference, write_jobs, write_photos  # noqa: E402
+from batch_helpers import TINY_JOB, make_reference, ray_env, write_jobs, write_photos  # noqa: E402
+from test_stream import SlowEngine  # noqa: E402
 
 pytestmark = pytest.mark.slow
 GPU_STANDIN = (("fake_gpu", 1.0),)
@@ -149,3 +156,91 @@ def test_a_node_removed_mid_batch_loses_no_video(cluster, tmp_path):
         made = out / job["output"]
         assert hash_streams(made) == make_reference(job, tmp_path, tmp_path / f"ref-{made.name}"), job["output"]
     assert leftovers(out) == []
+
+
+LAST_SLOT = 6
+DRAFT_BYTES = 32 * 1024  # past the muxer's output buffer: encoded frames have reached the file
+WAIT_S = 60.0
+
+
+class WaitsForFrames(SlowEngine):
+    """Before its last slot, waits until a draft video in $ZOOMOUT_TEST_DRAFTS holds DRAFT_BYTES, and notes what it saw.
+
+    A render task that started only once the chain was complete would never get there: the
+    engine gives up after WAIT_S. Without $ZOOMOUT_TEST_DRAFTS it is a plain SlowEngine.
+    """
+
+    name = "waits-for-frames"
+
+    def __init__(self) -> None:
+        super().__init__(0.2)
+
+    def _outpaint(self, image, mask, *, seed, slot):
+        folder = os.environ.get("ZOOMOUT_TEST_DRAFTS")
+        if folder and slot == LAST_SLOT:
+            start = time.monotonic()
+            while (seen := draft_bytes(Path(folder))) < DRAFT_BYTES and time.monotonic() - start < WAIT_S:
+                time.sleep(0.05)
+            note = {"draft_bytes": seen, "waited_s": time.monotonic() - start}
+            (Path(folder).parent / "last-slot.json").write_text(json.dumps(note))
+        return super()._outpaint(image, mask, seed=seed, slot=slot)
+
+
+def draft_bytes(folder: Path) -> int:
+    """The size of the largest draft video in `folder` (0 if none)."""
+    sizes = [0]
+    for path in folder.glob(".*.draft.mp4"):
+        try:
+            sizes.append(path.stat().st_size)
+        except FileNotFoundError:  # published or removed meanwhile
+            pass
+    return max(sizes)
+
+
+def test_a_job_is_rendered_and_encoded_while_its_last_slot_is_outpainted(cluster, tmp_path, monkeypatch):
+    cluster, _ = cluster
+    monkeypatch.setitem(ENGINES, WaitsForFrames.name, WaitsForFrames)
+    photos = write_photos(tmp_path, 1)
+    job = {"photos": photos, "output": "one.mp4", **TINY_JOB, "size": "192x320", "slots": LAST_SLOT,
+           "engine": WaitsForFrames.name, "cache": False}  # fmt: skip
+    out = tmp_path / "out"
+    try:
+        ray.init(address=cluster.address, runtime_env=ray_env(WaitsForFrames, ZOOMOUT_TEST_DRAFTS=str(out)))
+        result = run_batch(write_jobs(tmp_path / "jobs.jsonl", [job]), out, settings=BatchSettings(outpaint_resources=GPU_STANDIN))
+    finally:
+        ray.shutdown()
+
+    assert result.ok, result.summary()
+    seen = json.loads((tmp_path / "last-slot.json").read_text())
+    assert seen["draft_bytes"] >= DRAFT_BYTES and seen["waited_s"] < WAIT_S  # frames encoded before the last slot
+    assert hash_streams(out / "one.mp4") == make_reference(job, tmp_path, tmp_path / "reference.mp4")
+    assert leftovers(out) == []
+
+
+def test_posted_slots_are_taken_in_order_until_the_chains_end_or_a_failed_outpainting(cluster):
+    cluster, _ = cluster
+    images = [np.full((4, 6, 3), k, np.uint8) for k in range(4)]
+    masks = [image[..., 0] > 0 for image in images]
+    entries = [ProgressEvent("chain", k, 3, image) for k, image in enumerate(images)]
+    entries.append(ChainsEnd.of([SlotStack(images, masks, 1.5)], ["a note"]))
+    try:
+        ray.init(address=cluster.address)
+        post = SlotPost.options(num_cpus=0).remote()
+        slots = PostedSlots(post, 7)
+        assert slots.take(block=False) is None  # nothing posted yet
+        for index in reversed(range(len(entries))):  # posted in any order, taken in order
+            post.put.remote(7, index, [ray.put(entries[index])])
+        assert [slots.take(block=True).done for _ in images] == [0, 1, 2, 3]
+        assert slots.take(block=True) is None and slots.take(block=False) is None
+        stacks, notes = slots.result()
+        assert all(np.array_equal(a, b) for a, b in zip(stacks[0].images, images)) and len(stacks[0].images) == 4
+        assert all(np.array_equal(a, b) for a, b in zip(stacks[0].masks, masks)) and notes == ["a note"]
+
+        failing = PostedSlots(post, 8)
+        post.put.remote(8, 0, [ray.put(entries[0])])
+        assert failing.take(block=True).done == 0
+        post.close.remote(8, "cat.jpg: the engine failed")  # while the render waits for slot 1
+        with pytest.raises(SlotsLost, match="^cat.jpg: the engine failed$"):
+            failing.take(block=True)
+    finally:
+        ray.shutdown()

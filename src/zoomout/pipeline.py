@@ -301,8 +301,9 @@ def finish_video(
     The video and its sidecar appear complete or not at all; leftovers of a killed writer of
     the same output are removed first. `engine` is the engine that makes the slots, or its
     `EngineRecord` (a batch renders on another machine than the model's). `slots` is the
-    outpainting worker (`stream.Outpainting`) or chains already made (`stream.MadeSlots`);
-    their "chain" events reach `progress` as the renderer takes them.
+    outpainting worker (`stream.Outpainting`), a batch worker's slots as they are posted
+    (`batch.post.PostedSlots`) or chains already made (`stream.MadeSlots`); their "chain"
+    events reach `progress` as the renderer takes them.
     """
     for path in (run.output, sidecar_path(run.output)):
         remove_leftovers(path)  # of a run to the same output that was killed

@@ -48,7 +48,7 @@ class SlotSource(Protocol):
 
 
 class MadeSlots:
-    """Chains already made (e.g. on another machine), handed over slot by slot."""
+    """Chains already made (e.g. to render them again), handed over slot by slot."""
 
     def __init__(self, stacks: list[SlotStack], notes: list[str] | None = None) -> None:
         self._stacks, self._notes = stacks, notes or []

@@ -27,8 +27,9 @@ class JobReport:
     error : str or None
         One line naming the photo or option at fault (failed only).
     seconds : float
-        Wall seconds the job's stages worked on it (outpainting, model load included, then
-        render + encode + publishing), not the time it waited for a worker.
+        Wall seconds the job's stages worked on it: from its outpainting's start (model load
+        included) to its published video, the two stages overlapping; not the time it waited
+        for a worker.
     engine : str or None
     node : dict or None
         Ray node ID of each stage: {"outpaint": id, "render": id}.
@@ -37,7 +38,9 @@ class JobReport:
     slots : int
         Slots of the video (every chain's, slot 0 included).
     load_s, outpaint_s, render_s : float or None
-        Model load (first job of a worker only), outpainting, and render + encode + publish, in wall seconds.
+        Model load (first job of a worker only), outpainting, and the render task (sound,
+        render + encode, publish), in wall seconds. The render task starts as the worker
+        begins the job, so `render_s` includes its waits for slots not made yet.
     render_cpu_s : float or None
         CPU seconds of the render process for render + encode + publish (all its threads).
     """

@@ -2,9 +2,10 @@
 
 The driver (this process) checks and plans every job before any work, as `zoomout make`
 would (photos loaded, options, engine, outputs), skips the videos already made the same way,
-then feeds the jobs to the outpaint workers and, as each job's slots come out, to a render
-task — so outpainting never waits on encoding. Only small records come back to the driver;
-the slots go from a worker to a render task through Ray's object store.
+then makes them on Ray (`driver`): each job's render task starts as soon as its outpaint
+worker begins it and takes each slot as it is made, so a job's frames are rendered and
+encoded while its later slots are outpainted, as in `zoomout make`, and outpainting never
+waits on encoding.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import logging
 import math
 import os
 import tempfile
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,8 +28,6 @@ from .jobs import BatchJob, read_jobs
 from .report import REPORT_NAME, BatchProgress, BatchResult, JobReport, report_text
 from .resume import made_before
 
-JOBS_PER_WORKER = 2  # one outpainting, one queued behind it, so a worker never waits on the driver
-POLL_S = 0.25  # how often the slot counts are read while nothing finishes
 BATCH_EXTRA_HINT = "zoomout batch needs Ray: pip install 'zoomout[batch]'"
 
 
@@ -87,7 +85,9 @@ def parse_resource(text: str) -> tuple[str, float]:
 
 
 @dataclass(frozen=True)
-class _Planned:
+class Planned:
+    """A checked job to make: its slots for the report and for the progress bar."""
+
     job: BatchJob
     slots: int  # slot 0 included, as the report counts them
     outpainted_slots: int  # as progress counts them
@@ -136,7 +136,7 @@ def run_batch(
         # 1. Check every line (options, photos, engine, outputs) and skip the videos made before
         jobs, bad_lines = read_jobs(Path(jobs_file), plan_root)
         reports = [JobReport(bad.line, bad.output, "failed", error=bad.error) for bad in bad_lines]
-        todo: list[_Planned] = []
+        todo: list[Planned] = []
         choices: dict[str, int] = {}
         for job in jobs:
             try:
@@ -149,15 +149,18 @@ def run_batch(
             if not settings.force and made_before(destination, job, run):
                 reports.append(JobReport(job.line, job.output, "skipped", engine=run.config.engine, slots=run.total_slots))
             else:
-                todo.append(_Planned(job, run.total_slots, run.outpainted_slots))
+                todo.append(Planned(job, run.total_slots, run.outpainted_slots))
             del run  # its photos are loaded again when the job starts: the driver holds one job's pixels at a time
-        tally = _Tally(progress, len(jobs) + len(bad_lines), len(reports), {p.job.line: p.outpainted_slots for p in todo})
+        tally = Tally(progress, len(jobs) + len(bad_lines), len(reports), {p.job.line: p.outpainted_slots for p in todo})
         tally.emit()
 
-        # 2. Outpaint and render on Ray, streamed from one stage to the other
+        # 2. Outpaint and render on Ray, each job's slots streamed from one stage to the other
         if todo:
+            from .driver import run_stages  # Ray is imported only for a batch with work to do
+
             with ray_connection(ray_address):
-                reports += _run_stages(todo, destination, settings, tally)
+                _check_cluster(settings)
+                reports += run_stages(todo, destination, settings, tally)
 
     # 3. The report, beside the videos
     notes = tuple(
@@ -188,7 +191,7 @@ def ray_connection(address: str | None) -> Iterator[None]:
         ray.shutdown()
 
 
-class _Tally:
+class Tally:
     """The counts behind the progress bars: jobs finished, and slots made of the jobs being made."""
 
     def __init__(self, callback: Callable[[BatchProgress], None] | None, jobs: int, finished: int, slots: dict[int, int]) -> None:
@@ -215,99 +218,6 @@ class _Tally:
         if report.status == "failed":  # its slots will never be made: out of the count
             self._slots_of.pop(report.line, None)
         self.emit(finished=report)
-
-
-def _run_stages(todo: list[_Planned], destination: Destination, settings: BatchSettings, tally: _Tally) -> list[JobReport]:
-    import ray
-    from ray.exceptions import RayError
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    from .stages import OutpaintWorker, SlotTally, one_line, render_job
-
-    _check_cluster(settings)
-    here = ray.get_runtime_context().get_node_id()
-    slot_counts = SlotTally.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
-    workers = [
-        OutpaintWorker.options(
-            num_cpus=1, num_gpus=settings.gpus_per_outpaint, resources=dict(settings.outpaint_resources),
-            max_restarts=settings.retries, max_task_retries=settings.retries,
-        ).remote()
-        for _ in range(min(settings.outpaint_workers, len(todo)))
-    ]  # fmt: skip
-    render = render_job.options(num_cpus=1, max_retries=settings.retries)
-    spare_cpus = int(ray.cluster_resources().get("CPU", 0)) - len(workers)
-    render_slots = settings.render_workers or max(1, spare_cpus)
-    backlog = 2 * render_slots + len(workers)  # outpainted jobs waiting for a render task, at most
-    waiting = deque(todo)
-    load = [0] * len(workers)
-    outpainting: dict[Any, tuple[_Planned, int, Any, Any]] = {}  # status ref → job, worker, run ref, slots ref
-    queued: deque[tuple[_Planned, Any, Any, Any]] = deque()  # job, run ref, Outpainted, slots ref
-    rendering: dict[Any, _Planned] = {}
-    reports: list[JobReport] = []
-
-    def fail(planned: _Planned, error: str) -> None:
-        for _, name in planned.job.outputs:
-            destination.remove_leftovers(name)
-        report = JobReport(planned.job.line, planned.job.output, "failed", error=error, slots=planned.slots)
-        reports.append(report)
-        tally.finish(report)
-
-    try:
-        while waiting or outpainting or queued or rendering:
-            for index, worker in enumerate(workers):
-                while load[index] < JOBS_PER_WORKER and waiting and len(queued) < backlog:
-                    planned = waiting.popleft()
-                    try:  # planned again (photos loaded) only now, so the driver holds a few jobs' pixels
-                        run = plan_run(**planned.job.request.make_video_arguments())
-                    except ZoomoutError as error:  # a photo changed since the check
-                        fail(planned, str(error))
-                        continue
-                    run_ref = ray.put(run)
-                    status_ref, slots_ref = worker.outpaint.remote(planned.job.line, run_ref, slot_counts)
-                    outpainting[status_ref] = (planned, index, run_ref, slots_ref)
-                    load[index] += 1
-            while queued and len(rendering) < render_slots:
-                planned, run_ref, outpainted, slots_ref = queued.popleft()
-                rendering[render.remote(planned.job, run_ref, outpainted, slots_ref, destination)] = planned
-            if workers and spare_cpus < 1 and not waiting and not outpainting:
-                for worker in workers:  # they hold every CPU: the render tasks need them now
-                    ray.kill(worker)
-                workers, load = [], []
-            in_flight = [*outpainting, *rendering]
-            if not in_flight:
-                continue
-            ready, _ = ray.wait(in_flight, num_returns=1, timeout=POLL_S)
-            if ready:
-                ready, _ = ray.wait(in_flight, num_returns=len(in_flight), timeout=0)
-            for line, (made, node) in sorted(ray.get(slot_counts.take.remote()).items()):
-                tally.slot(line, made, node)
-            for ref in ready:
-                if ref in outpainting:
-                    planned, index, run_ref, slots_ref = outpainting.pop(ref)
-                    load[index] -= 1
-                    try:
-                        outpainted = ray.get(ref)
-                    except RayError as error:  # the worker was lost more often than it may restart
-                        fail(planned, f"outpainting was lost: {one_line(error)}")
-                        continue
-                    if outpainted.error:
-                        fail(planned, outpainted.error)
-                        continue
-                    tally.outpainted(planned.job.line)
-                    queued.append((planned, run_ref, outpainted, slots_ref))
-                else:
-                    planned = rendering.pop(ref)
-                    try:
-                        report = ray.get(ref)
-                    except RayError as error:  # lost more often than it may be retried
-                        fail(planned, f"rendering was lost: {one_line(error)}")
-                        continue
-                    reports.append(report)
-                    tally.finish(report)
-    finally:
-        for actor in (*workers, slot_counts):
-            ray.kill(actor)
-    return reports
 
 
 def _check_cluster(settings: BatchSettings) -> None:
