@@ -10,17 +10,19 @@ per video.
 
 One job: the demo's job (1080×1920, 12 slots, eerie sound) with a stand-in engine of fixed
 cost that sleeps per slot, as a GPU engine leaves the CPU free; its cost is set so that the
-chain takes as long as render + encode. Timed in this process, in the same run: render +
-encode alone (`finish_video` from finished slots), the chain alone, then the one-job batch
-on a local Ray already running, where the render task takes each slot as the worker makes
-it. Reported: the job (from its worker's start to the published video, as the batch report
-counts it) against the slower stage alone (goal ≤ 1.15, issue 17) and against the stages
-one after the other. Its video must equal the one rendered from finished slots.
+chain takes as long as sound + render + encode. Timed in the same run: sound + render +
+encode alone (`finish_video` from finished slots), the chain alone, the same job streamed
+by `zoomout make` in this process (`make_planned_video`), then the one-job batch on a local
+Ray already running, where the render task takes each slot as the worker makes it.
+Reported: the batch's job (from its worker's start to the published video, as the batch
+report counts it) against the slower stage alone (goal ≤ 1.15, issue 17), against the
+stages one after the other and against `zoomout make`'s. Every video must be the same,
+packet for packet.
 
-    python bench/bench_batch.py [--jobs 24] [--size 180x320] [--slots 3] [--capacity] [--one-job]
+    python bench/bench_batch.py [--case all|jobs|one-job] [--jobs 24] [--size 180x320] [--slots 3] [--capacity]
 
 --capacity also makes one `make demo`-sized job (1080×1920, 12 slots) through the batch and
-reports its costs; --one-job runs the one-job case alone.
+reports its costs.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from bench_stream import FixedCostEngine  # noqa: E402
 from zoomout.batch import BatchSettings, run_batch  # noqa: E402
 from zoomout.engines import ENGINES  # noqa: E402
 from zoomout.options import build_request, key_spelling  # noqa: E402
-from zoomout.pipeline import finish_video, make_video, outpaint_chains, plan_run  # noqa: E402
+from zoomout.pipeline import finish_video, make_planned_video, make_video, outpaint_chains, plan_run  # noqa: E402
 from zoomout.container import hash_streams  # noqa: E402
 from zoomout.sound import make_soundtrack  # noqa: E402
 from zoomout.stream import MadeSlots  # noqa: E402
@@ -109,25 +111,32 @@ def one_job(folder: Path) -> None:
     finish_video(run, StandIn(), MadeSlots(stacks), make_soundtrack(run.config, run.plan, run.timeline.track))
     render_s = time.perf_counter() - start
 
-    StandIn.seconds_per_slot = render_s / (slots + 1)  # the chain takes as long as render + encode
+    StandIn.seconds_per_slot = render_s / (slots + 1)  # the chain takes as long as sound + render + encode
     start = time.perf_counter()
     outpaint_chains(run, StandIn(), progress=None)
     chain_s = time.perf_counter() - start
 
+    made = plan_run(**request_for(job, folder, folder / "make.mp4"))
+    start = time.perf_counter()
+    make_planned_video(made, StandIn())
+    make_s = time.perf_counter() - start
+
     ray.init(address="local", include_dashboard=False, logging_level="WARNING", runtime_env=ray_env(StandIn))
     batch_s, report = batch(write_jobs(folder / "one.jsonl", [job]), folder / "one")
     ray.shutdown()
-    if hash_streams(folder / "one" / "one.mp4") != hash_streams(run.output):
-        sys.exit("one job: the batch video differs from the one rendered from finished slots")
+    if not hash_streams(folder / "one" / "one.mp4") == hash_streams(made.output) == hash_streams(run.output):
+        sys.exit("one job: the batch's, make's and the finished slots' videos differ")
     r = report[0]
     slower, sequential = max(chain_s, render_s), chain_s + render_s
     print(f"one job, {run.config.width_px}x{run.config.height_px}, {slots} slots, {run.plan.frame_count} frames, "
           f"stand-in engine of {StandIn.seconds_per_slot:.2f} s per slot (its CPU free, as with a GPU):")  # fmt: skip
-    print(f"  render + encode alone {render_s:5.1f} s | chain alone {chain_s:5.1f} s | one after the other {sequential:5.1f} s")
-    print(f"  batch job             {r['seconds']:5.1f} s = {r['seconds'] / slower:.2f} x the slower stage (goal <= 1.15), "
-          f"{r['seconds'] / sequential:.2f} x one after the other; same packets")  # fmt: skip
+    print(f"  sound + render + encode alone {render_s:5.1f} s | chain alone {chain_s:5.1f} s | one after the other {sequential:5.1f} s")
+    print(f"  zoomout make, streamed {make_s:5.1f} s = {make_s / slower:.2f} x the slower stage")
+    print(f"  batch job              {r['seconds']:5.1f} s = {r['seconds'] / slower:.2f} x the slower stage (goal <= 1.15), "
+          f"{r['seconds'] / sequential:.2f} x one after the other, {r['seconds'] / make_s:.2f} x zoomout make; same packets")  # fmt: skip
     print(f"  run_batch on a running Ray {batch_s:5.1f} s = {batch_s / slower:.2f} x the slower stage (job checks, "
-          f"worker start, report included); render task {r['render_s']:.1f} s, outpainting {r['outpaint_s']:.1f} s")  # fmt: skip
+          f"worker start, report included); outpainting {r['outpaint_s']:.1f} s, render task {r['render_s']:.1f} s "
+          f"from its start, {r['seconds'] - r['render_s'] - r['load_s']:.1f} s after the outpainting's")  # fmt: skip
 
 
 def main() -> None:
@@ -137,12 +146,13 @@ def main() -> None:
     parser.add_argument("--size", default="180x320")
     parser.add_argument("--slots", type=int, default=3)
     parser.add_argument("--capacity", action="store_true")
-    parser.add_argument("--one-job", action="store_true", help="only the one-job case")
+    parser.add_argument("--case", choices=("all", "jobs", "one-job"), default="all")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        one_job(folder)
-        if args.one_job:
+        if args.case != "jobs":
+            one_job(folder)
+        if args.case == "one-job":
             return
         jobs = jobs_for(write_photos(folder, 4), args.jobs, args.size, args.slots)
         jobs_file = write_jobs(folder / "jobs.jsonl", jobs)

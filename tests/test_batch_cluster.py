@@ -22,7 +22,7 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from zoomout.batch import BatchSettings, run_batch  # noqa: E402
-from zoomout.batch.post import ChainsEnd, PostedSlots, SlotPost, SlotsLost  # noqa: E402
+from zoomout.batch.post import ChainsEnd, OutpaintingFailed, PostedSlots, SlotPost  # noqa: E402
 from zoomout.chain import SlotStack  # noqa: E402
 from zoomout.container import hash_streams  # noqa: E402
 from zoomout.engines import ENGINES  # noqa: E402
@@ -240,7 +240,7 @@ def test_posted_slots_are_taken_in_order_until_the_chains_end_or_a_failed_outpai
         post.put.remote(8, 0, [ray.put(entries[0])])
         assert failing.take(block=True).done == 0
         post.close.remote(8, "cat.jpg: the engine failed")  # while the render waits for slot 1
-        with pytest.raises(SlotsLost, match="^cat.jpg: the engine failed$"):
+        with pytest.raises(OutpaintingFailed, match="^cat.jpg: the engine failed$"):
             failing.take(block=True)
     finally:
         ray.shutdown()

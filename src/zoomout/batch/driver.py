@@ -11,6 +11,7 @@ references only: the slots go from a worker to a render task through Ray's objec
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from .run import BatchSettings, Planned, Tally
 
 JOBS_PER_WORKER = 2  # one outpainting, one queued behind it, so a worker never waits on the driver
-POLL_S = 0.25  # how often the slot counts are read while no slot comes and no stage ends
+POLL_S = 0.25  # how often the slot counts are read (the loop also wakes for each slot and each stage's end)
 
 
 def run_stages(todo: list[Planned], destination: Destination, settings: BatchSettings, tally: Tally) -> list[JobReport]:
@@ -111,6 +112,7 @@ class _Stages:
         self.outpainting: dict[Any, int] = {}  # a worker's stream (ObjectRefGenerator) → line
         self.rendering: dict[Any, int] = {}  # render ref → line
         self.begun: deque[int] = deque()  # lines whose worker has begun them, waiting for a render task
+        self.counts_due = 0.0  # when the slot counts are read next (time.monotonic)
         self.reports: list[JobReport] = []
 
     def step(self) -> None:
@@ -125,14 +127,16 @@ class _Stages:
                 ray.kill(worker)
             self.workers, self.load = [], []
 
-        # 2. Wait for a slot or a stage's end (or POLL_S); the slot counts for the progress bar
+        # 2. Wait for a slot or a stage's end (or POLL_S); every POLL_S, the slot counts for the progress bar
         in_flight = [*self.outpainting, *self.rendering]
         ready = ray.wait(in_flight, num_returns=1, timeout=POLL_S)[0] if in_flight else []
         if ready:
             ready, _ = ray.wait(in_flight, num_returns=len(in_flight), timeout=0)
-        for line, (done, node) in sorted(ray.get(self.post.counts.remote()).items()):
-            if line in self.jobs:  # not a count that came after the job was reported
-                self.tally.slot(line, done, node)
+        if time.monotonic() >= self.counts_due:
+            self.counts_due = time.monotonic() + POLL_S
+            for line, (done, node) in sorted(ray.get(self.post.counts.remote()).items()):
+                if line in self.jobs:  # not a count that came after the job was reported
+                    self.tally.slot(line, done, node)
 
         # 3. Post the slots that came; the stages that ended; the jobs that ended
         for ready_one in ready:

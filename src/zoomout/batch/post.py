@@ -40,7 +40,7 @@ class ChainsEnd:
         return cls([replace(stack, images=[]) for stack in stacks], notes)
 
 
-class SlotsLost(ZoomoutError):
+class OutpaintingFailed(ZoomoutError):
     """The job's outpainting failed before its render task had every slot."""
 
 
@@ -113,7 +113,7 @@ class PostedSlots:
             return None
         entry, error = ray.get(self._reply)
         if error is not None:
-            raise SlotsLost(error)
+            raise OutpaintingFailed(error)
         assert entry is not None
         item = ray.get(entry[0])
         self._taken += 1
@@ -121,7 +121,7 @@ class PostedSlots:
             self._end = item
             return None
         if not isinstance(item, ProgressEvent):  # the worker's report came before the chains' end: it failed
-            raise SlotsLost(f"the outpainting ended after {self._taken - 1} slots, before the last")
+            raise OutpaintingFailed(f"the outpainting ended after {self._taken - 1} slots, before the last")
         self._reply = self._post.take.remote(self._line, self._taken)
         if item.part == len(self._images):
             self._images.append([])
