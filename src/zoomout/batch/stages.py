@@ -129,7 +129,8 @@ class OutpaintWorker:
                 self._engine_key = key
                 load_s = time.perf_counter() - start
             engine = self._engine
-            yield EngineRecord.of(engine)
+            record = EngineRecord.of(engine)
+            yield record
             if run.cache_root is not None:  # this node's slot cache, not the path the driver resolved
                 run = replace(run, cache_root=default_cache_dir())
             # the engine works in a thread, as in `zoomout make`: each slot is yielded as soon as it is made
@@ -142,7 +143,7 @@ class OutpaintWorker:
             yield Outpainted(line, node, host, error=one_line(error))
             return
         seconds = time.perf_counter() - start - load_s
-        yield Outpainted(line, node, host, EngineRecord.of(engine), load_s, seconds, time.time())
+        yield Outpainted(line, node, host, record, load_s, seconds, time.time())
 
 
 @ray.remote
