@@ -28,6 +28,7 @@ from PIL import ExifTags, Image
 from zoomout import Config, OutputError, cli, make_video
 from zoomout.cache import default_cache_dir, list_entries
 from zoomout.pipeline import plan_run
+from zoomout.render import i420_mipmap_bytes
 from zoomout.resources import check_disk_space, estimate_video_bytes
 
 BASE_ARGS = ["-o", "out.mp4", "--size", "96x160", "--slots", "1", "--seconds-per-slot", "0.5", "--fps", "24", "--sound", "none"]
@@ -411,4 +412,4 @@ def test_plan_run_memory_grows_with_size_and_slots(tmp_path):
 
     small, more_slots, larger = memory(), memory(slots=8), memory(width_px=1080, height_px=1920)
     assert small < more_slots < larger
-    assert more_slots - small == 6 * (180 * 320 * 4) + int(6 * 180 * 320 * 3 / 3)  # a slot, its mask and mipmaps
+    assert more_slots - small == 6 * (180 * 320 * 4 + i420_mipmap_bytes(180, 320))  # a slot, its mask and mipmaps

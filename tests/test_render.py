@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from zoomout.chain import build_chain
-from zoomout.render import I420ZoomRenderer, ZoomRenderer, build_mipmap, rgb_to_i420_planes
+from zoomout.render import I420ZoomRenderer, ZoomRenderer, build_mipmap, i420_mipmap_bytes, rgb_to_i420_planes
 
 W, H, ZOOM = 180, 320, 2.0
 
@@ -75,6 +75,12 @@ def test_mipmap_levels_are_exact_box_averages():
     np.testing.assert_allclose(levels[1][0, 0], image[:2, :2].reshape(-1, 3).mean(axis=0), atol=0.5)
 
 
+def test_mipmap_bytes_are_what_the_renderer_holds(stack):
+    renderer = I420ZoomRenderer(stack.images, ZOOM, (W, H))
+    held = sum(level.nbytes for plane in (renderer.luma, renderer.chroma) for levels in plane.mipmaps for level in levels)
+    assert held == len(stack.images) * i420_mipmap_bytes(W, H)
+
+
 def test_invalid_input(stack):
     with pytest.raises(ValueError, match="z should be in"):
         ZoomRenderer(stack.images, ZOOM, (W, H)).render(3.5)
@@ -133,3 +139,36 @@ def test_a_held_frame_is_rendered_once_and_each_frame_is_its_own(stack):
     assert len({id(f) for f in frames}) == len(frames)  # a caller may label one without touching another
     for frame, z in zip(frames, zooms):
         np.testing.assert_array_equal(frame, renderer.render(float(z)))
+
+
+@pytest.mark.parametrize(
+    "scale, x0, y0, resized",
+    [
+        (0.731, 0.38, 0.91, True),
+        (1.4172, -37.6, -101.2, True),
+        (0.5, 0.25, 0.75, False),  # every crop lands half a pixel off
+        (1.0, -0.5, 0.0, False),
+        (1.9, -80.45, -150.2, False),  # 19/10: the landings repeat every 10 crops
+        (8 / 7, -3 + 1 / 14, -5 + 1 / 14, False),  # landings k/7 + 1/14: never within a 32nd
+    ],
+)
+def test_resized_sampling_is_the_exact_warp(scale, x0, y0, resized):
+    """The separable fast path lands each sample where `cv2.warpAffine` does, to a 32nd of a pixel; else it warps."""
+    from zoomout.geometry import affine_matrix
+    from zoomout.render import SHIFT_TOLERANCE_PX, ZoomRenderer, _resize_fit
+
+    rng = np.random.default_rng(3)
+    level = cv2.GaussianBlur(rng.integers(0, 256, (300, 200), dtype=np.uint8), (0, 0), 1.5)
+    width, height = 190, 290
+    assert (None not in (_resize_fit(x0, scale, width), _resize_fit(y0, scale, height))) == resized
+    exact = cv2.warpAffine(
+        level, affine_matrix(scale, x0, y0), (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    fast = ZoomRenderer._warp(level, scale, x0, y0, width, height)
+    out = np.zeros_like(exact)
+    assert ZoomRenderer._warp(level, scale, x0, y0, width, height, out) is out
+    np.testing.assert_array_equal(out, fast)
+    steepest = np.abs(np.gradient(exact.astype(float))).max()
+    assert np.abs(fast.astype(int) - exact.astype(int)).max() <= 1 + steepest * SHIFT_TOLERANCE_PX
+    (dx, dy), _ = cv2.phaseCorrelate(fast.astype(np.float32), exact.astype(np.float32))
+    assert abs(dx) < 0.02 and abs(dy) < 0.02

@@ -7,9 +7,17 @@ command line's `--help` start without loading numpy, OpenCV, PyAV or SciPy.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+# OpenCV's idle worker threads spin after each parallel call before they sleep. The renderer
+# makes many short calls while x264's threads want the same cores, so the spinning is taken
+# from the encoder (bench/bench_render.py: the renderer's CPU per frame 25 → 20 ms). OpenCV
+# reads these when it loads: they are set before any zoomout module imports cv2.
+os.environ.setdefault("OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER", "0")
+os.environ.setdefault("OPENCV_THREAD_POOL_ACTIVE_WAIT_MAIN", "0")
 
 _EXPORTS = {
     "Config": ".config", "ConfigError": ".errors", "EngineUnavailableError": ".errors", "OutputError": ".errors",

@@ -16,6 +16,12 @@ import numpy as np
 from .geometry import affine_matrix, centred_offset
 
 FEATHER_PX = 3.0
+# How far a resized patch may land from its exact place: `cv2.warpAffine` itself rounds every
+# sample's position to 1/32 of a source pixel (1/16 of an output pixel at 2× magnification).
+SHIFT_TOLERANCE_PX = 1 / 32
+_SHIFT_STEPS = np.arange(512, dtype=np.float64)  # crop starts tried, each a level pixel earlier (the extra output is cut away)
+LEVEL_PAD = 32  # pixels repeated around each mip level, where crops starting before the level begin
+RESIZE_MIN_PX = 8192  # smaller patches are warped: resize's set-up then costs more than it saves
 
 
 def build_mipmap(image: np.ndarray) -> list[np.ndarray]:
@@ -61,7 +67,8 @@ class ZoomRenderer:
             )
         self.zoom = zoom_per_slot
         self.pixels_per_slot_px = self.out_w / self.slot_w
-        self.mipmaps = [build_mipmap(slot) for slot in slots]
+        self.slot_shape = slots[0].shape
+        self.mipmaps = [_padded(build_mipmap(slot)) for slot in slots]
 
     @property
     def deepest(self) -> int:
@@ -78,7 +85,7 @@ class ZoomRenderer:
         if not -self.deepest - 1e-9 <= z <= self.deepest + 1e-9:
             raise ValueError(f"z should be in [{-self.deepest}, {self.deepest}] but is {z}")
         layers = self._visible_layers(z)
-        shape = (self.out_h, self.out_w, *self.mipmaps[0][0].shape[2:])
+        shape = (self.out_h, self.out_w, *self.slot_shape[2:])
         frame = np.empty(shape, np.uint8) if out is None else out
         if frame.shape != shape or frame.dtype != np.uint8:
             raise ValueError(f"out should be a {shape} uint8 array but is {frame.shape} {frame.dtype}")
@@ -92,9 +99,9 @@ class ZoomRenderer:
 
     def append(self, slot: np.ndarray) -> None:
         """Add the next slot (of the slots' size and channels): a chain's slots may arrive one by one."""
-        if slot.shape != self.mipmaps[0][0].shape:
-            raise ValueError(f"slot should have shape {self.mipmaps[0][0].shape} but has {slot.shape}")
-        self.mipmaps.append(build_mipmap(slot))
+        if slot.shape != self.slot_shape:
+            raise ValueError(f"slot should have shape {self.slot_shape} but has {slot.shape}")
+        self.mipmaps.append(_padded(build_mipmap(slot)))
 
     def _visible_layers(self, z: float) -> list[_Layer]:
         """From the outermost slot that covers the frame (`ceil(z)`) to the finest over a pixel wide."""
@@ -115,7 +122,7 @@ class ZoomRenderer:
         # Only the soft edge needs what is below (a blend at alpha 1 gives the same bytes, at
         # several times the cost): keep those thin strips, then sample the box straight into the frame.
         edges = [(part, frame[part[1] : part[3], part[0] : part[2]].copy()) for part in _subtract(box, _intersect(box, layer.opaque_box))]
-        self._sample(layer, x_lo, y_lo, x_hi - x_lo, y_hi - y_lo, out=frame[y_lo:y_hi, x_lo:x_hi])
+        self._sample(layer, x_lo, y_lo, frame[y_lo:y_hi, x_lo:x_hi])
         for (a_lo, b_lo, a_hi, b_hi), below in edges:
             alpha_y = layer.alpha_y[b_lo - layer.box[1] : b_hi - layer.box[1]]
             alpha_x = layer.alpha_x[a_lo - layer.box[0] : a_hi - layer.box[0]]
@@ -123,29 +130,53 @@ class ZoomRenderer:
             target = frame[b_lo:b_hi, a_lo:a_hi]
             cv2.blendLinear(target, below, alpha, 1.0 - alpha, dst=target)
 
-    def _sample(
-        self, layer: _Layer, x_lo: int, y_lo: int, width: int, height: int, out: np.ndarray | None = None
-    ) -> np.ndarray:
-        """The `width × height` patch of `layer` whose corner is frame pixel (x_lo, y_lo), sampled trilinearly."""
+    def _sample(self, layer: _Layer, x_lo: int, y_lo: int, out: np.ndarray) -> None:
+        """Sample `layer` trilinearly into `out`, the patch of the frame whose corner is frame pixel (x_lo, y_lo)."""
         levels, scale = self.mipmaps[layer.slot], layer.scale
+        height, width = out.shape[:2]
         x0, y0 = layer.x0 - x_lo, layer.y0 - y_lo
         lod = max(-math.log2(scale), 0.0)
         base = min(int(lod), len(levels) - 1)
         frac = lod - base if base + 1 < len(levels) else 0.0
-        patch = self._warp(levels[base], scale * 2**base, x0, y0, width, height, out)
-        if frac > 1e-3:
-            coarse = self._warp(levels[base + 1], scale * 2 ** (base + 1), x0, y0, width, height)
-            patch = cv2.addWeighted(patch, 1.0 - frac, coarse, frac, 0.0, dst=patch)
-        return patch
+        fine_scale, coarse_scale = scale * 2**base, scale * 2 ** (base + 1)
+        if frac <= 1e-3:
+            self._warp(levels[base], fine_scale, x0 - LEVEL_PAD * fine_scale, y0 - LEVEL_PAD * fine_scale, width, height, out)
+            return
+        fine = self._warp(levels[base], fine_scale, x0 - LEVEL_PAD * fine_scale, y0 - LEVEL_PAD * fine_scale, width, height)
+        coarse = self._warp(
+            levels[base + 1], coarse_scale, x0 - LEVEL_PAD * coarse_scale, y0 - LEVEL_PAD * coarse_scale, width, height
+        )
+        cv2.addWeighted(fine, 1.0 - frac, coarse, frac, 0.0, dst=out)
 
     @staticmethod
     def _warp(
         level: np.ndarray, scale: float, x0: float, y0: float, width: int, height: int, out: np.ndarray | None = None
     ) -> np.ndarray:
-        return cv2.warpAffine(
-            level, affine_matrix(scale, x0, y0), (width, height), dst=out,
-            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+        """The `width × height` bilinear sampling of `level` placed at `scale` with its corner at (x0, y0).
+
+        Sampling is separable for a scale and a shift, which `cv2.resize` does several times
+        faster than `cv2.warpAffine`: resize's grid is fixed by the scale alone, so a crop whose
+        first pixel lands within `SHIFT_TOLERANCE_PX` of the exact place is resized and cut.
+        Where no crop lands that close (scales near a fraction of small denominator), the
+        general warp does it.
+        """
+        fits = (
+            (_resize_fit(x0, scale, width), _resize_fit(y0, scale, height))
+            if width * height >= RESIZE_MIN_PX
+            else (None, None)
         )
+        if None in fits:
+            return cv2.warpAffine(
+                level, affine_matrix(scale, x0, y0), (width, height), dst=out,
+                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+            )
+        (cx, cx_end, ox), (cy, cy_end, oy) = fits
+        resized = cv2.resize(_crop(level, cy, cy_end, cx, cx_end), None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        patch = resized[oy : oy + height, ox : ox + width]
+        if out is None:
+            return patch
+        np.copyto(out, patch)
+        return out
 
 
 class _Layer:
@@ -168,6 +199,62 @@ class _Layer:
             if full_x.size and full_y.size
             else None
         )
+
+
+def i420_mipmap_bytes(width: int, height: int) -> int:
+    """Bytes of one `width × height` slot's luma and chroma mipmaps in `I420ZoomRenderer`, pads included."""
+    total = 0
+    for h, w, channels in ((height, width, 1), (height // 2, width // 2, 2)):
+        while True:
+            total += (h + 2 * LEVEL_PAD) * (w + 2 * LEVEL_PAD) * channels
+            if min(h, w) <= 1:
+                break
+            h, w = (h + 1) // 2, (w + 1) // 2
+    return total
+
+
+def _padded(levels: list[np.ndarray]) -> list[np.ndarray]:
+    """Each level with `LEVEL_PAD` pixels of its edges repeated around it: most crops then lie inside it."""
+    return [cv2.copyMakeBorder(level, *[LEVEL_PAD] * 4, cv2.BORDER_REPLICATE) for level in levels]
+
+
+def _resize_fit(origin: float, scale: float, size: int) -> tuple[int, int, int] | None:
+    """How `cv2.resize` at `scale` samples output pixels 0..size−1 of a level whose pixel 0 starts at `origin`.
+
+    Resize maps output pixel d of a crop starting at level pixel c to the level's point
+    c + (d + ½)/scale, which is the exact placement's iff origin + c·scale is a whole
+    output pixel o. Returns (c, crop end, −o) for the largest c whose o is within
+    `SHIFT_TOLERANCE_PX`, and at or before the first output pixel (a pixel before it when
+    magnifying, as resize clamps its first sample to the crop), or None. The crop may reach
+    outside the level (`_crop`).
+    """
+    first = -1.0 if scale > 1.0 else 0.0
+    c_max = math.floor((first - origin) / scale + 1e-9)
+    steps = _SHIFT_STEPS[: int(2 * size / scale) + 1]  # cutting away more than twice what is kept costs more than a warp
+    landings = origin + (c_max - steps) * scale
+    misses = np.abs(landings - np.rint(landings))
+    step = int(np.argmax(misses <= SHIFT_TOLERANCE_PX))
+    if misses[step] > SHIFT_TOLERANCE_PX:
+        return None
+    c, o = c_max - step, round(landings[step])
+    if o > first:  # the landing was rounded up past the first output pixel
+        return None
+    end = c + math.ceil((size - o) / scale) + 2
+    if round((end - c) * scale) < size - o:  # resize's output size rounds (end − c)·scale
+        end += 1
+    return c, end, -o
+
+
+def _crop(level: np.ndarray, y_lo: int, y_hi: int, x_lo: int, x_hi: int) -> np.ndarray:
+    """`level[y_lo:y_hi, x_lo:x_hi]`, its part outside the level filled by repeating the edge pixels."""
+    h, w = level.shape[:2]
+    if y_lo >= 0 and x_lo >= 0 and y_hi <= h and x_hi <= w:
+        return level[y_lo:y_hi, x_lo:x_hi]
+    inside = level[max(y_lo, 0) : min(max(y_hi, 1), h), max(x_lo, 0) : min(max(x_hi, 1), w)]
+    top, left = max(-y_lo, 0), max(-x_lo, 0)
+    bottom = (y_hi - y_lo) - top - inside.shape[0]
+    right = (x_hi - x_lo) - left - inside.shape[1]
+    return cv2.copyMakeBorder(inside, top, bottom, left, right, cv2.BORDER_REPLICATE)
 
 
 def _subtract(box, hole):
@@ -226,7 +313,8 @@ def rgb_to_i420_planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
 class I420ZoomRenderer:
     """Renders frames straight into the encoder's format: I420 (Y, then U, then V; 4:2:0, BT.709).
 
-    One `ZoomRenderer` per plane, each in its own continuous coordinates (a chroma pixel
+    One `ZoomRenderer` for luma and one for chroma (U and V side by side in one two-channel
+    image, drawn by the same calls), each in its own continuous coordinates (a chroma pixel
     covers 2×2 luma pixels), so the geometry is the RGB renderer's exactly; the work is half
     of rendering RGB, and the encoder needs no colour conversion.
     """
@@ -235,25 +323,23 @@ class I420ZoomRenderer:
         out_w, out_h = output_size
         if out_w % 2 or out_h % 2:
             raise ValueError(f"output size should be even for 4:2:0 but is {out_w}x{out_h}")
-        planes = [rgb_to_i420_planes(slot) for slot in slots]
+        planes = [_luma_chroma(slot) for slot in slots]
         self.out_w, self.out_h = out_w, out_h
         self.slot_shape = slots[0].shape
-        self.planes = [
-            ZoomRenderer([p[0] for p in planes], zoom_per_slot, (out_w, out_h)),
-            ZoomRenderer([p[1] for p in planes], zoom_per_slot, (out_w // 2, out_h // 2)),
-            ZoomRenderer([p[2] for p in planes], zoom_per_slot, (out_w // 2, out_h // 2)),
-        ]
+        self.luma = ZoomRenderer([p[0] for p in planes], zoom_per_slot, (out_w, out_h))
+        self.chroma = ZoomRenderer([p[1] for p in planes], zoom_per_slot, (out_w // 2, out_h // 2))
 
     @property
     def deepest(self) -> int:
-        return self.planes[0].deepest
+        return self.luma.deepest
 
     def append(self, slot: np.ndarray) -> None:
         """Add the next (H, W, 3) RGB slot."""
         if slot.shape != self.slot_shape:
             raise ValueError(f"slot should have shape {self.slot_shape} but has {slot.shape}")
-        for renderer, plane in zip(self.planes, rgb_to_i420_planes(slot)):
-            renderer.append(plane)
+        luma, chroma = _luma_chroma(slot)
+        self.luma.append(luma)
+        self.chroma.append(chroma)
 
     def white_frame(self) -> np.ndarray:
         frame = np.empty((self.out_h * 3 // 2, self.out_w), np.uint8)
@@ -261,11 +347,16 @@ class I420ZoomRenderer:
         return frame
 
     def render(self, z: float) -> np.ndarray:
-        """(out_h·3/2, out_w) uint8 I420 frame at zoom position z: each plane rendered in place."""
+        """(out_h·3/2, out_w) uint8 I420 frame at zoom position z: luma rendered in place, chroma split into U and V."""
         frame = np.empty((self.out_h * 3 // 2, self.out_w), np.uint8)
-        flat, start = frame.reshape(-1), 0
-        for plane in self.planes:
-            size = plane.out_h * plane.out_w
-            plane.render(z, out=flat[start : start + size].reshape(plane.out_h, plane.out_w))
-            start += size
+        self.luma.render(z, out=frame[: self.out_h])
+        chroma_h, chroma_w = self.out_h // 2, self.out_w // 2
+        u, v = frame[self.out_h :].reshape(2, chroma_h, chroma_w)
+        cv2.split(self.chroma.render(z), [u, v])
         return frame
+
+
+def _luma_chroma(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) Y and (H/2, W/2, 2) U and V side by side of an RGB image (`rgb_to_i420_planes`)."""
+    y, u, v = rgb_to_i420_planes(image)
+    return y, np.dstack([u, v])

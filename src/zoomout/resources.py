@@ -17,6 +17,7 @@ from .config import Config
 from .encode import QUEUE_FRAMES
 from .errors import OutputError
 from .plan import Plan
+from .render import i420_mipmap_bytes
 
 # H.264 at CRF 20 with a fast preset stays below ~0.15 bit per pixel even on noisy, invented
 # texture; 0.25 leaves room for the worst frames and for CRFs down to ~16.
@@ -27,7 +28,6 @@ DISK_MARGIN_BYTES = 16 * 2**20  # the manifest, the container's index, the file 
 # Memory: a Python process with numpy, OpenCV, PyAV and SciPy loaded, encoder started
 # (measured: 145 MB after the imports, 187 MB peak for a 180x320 run without sound).
 BASE_PROCESS_BYTES = 180 * 2**20
-MIPMAP_OVERHEAD = 1 / 3  # levels 1..L of a mipmap add a third of level 0
 X264_FRAMES = 24  # frames x264 holds (lookahead, references, threads), each as YUV 4:2:0
 # The engine's working arrays, in slot-sized RGB uint8 units: the classic engine holds about ten
 # float32 RGB planes (measured: ~530 MB peak at 1080x1920 whatever the slot count, 8 MB per slot).
@@ -86,7 +86,7 @@ def estimate_memory(config: Config, plan: Plan, photo_shapes: Sequence[tuple[int
     """Peak memory of `make_video` for these options and photos ((H, W, 3) shapes), model weights excluded.
 
     Every slot of every chain is held (as RGB plus a bool mask) while frames are rendered;
-    the mipmaps add a third; the encoder holds a queue of RGB frames and x264 its YUV frames.
+    the renderer holds their I420 mipmaps; the encoder holds a queue of RGB frames and x264 its YUV frames.
     """
     frame_bytes = config.width_px * config.height_px * 3
     slot_count = sum(segment.slots + 1 for segment in plan.segments)
@@ -96,7 +96,7 @@ def estimate_memory(config: Config, plan: Plan, photo_shapes: Sequence[tuple[int
         process=BASE_PROCESS_BYTES,
         photos=photos,
         slots=slot_count * (frame_bytes + config.width_px * config.height_px),
-        mipmaps=int(slot_count * frame_bytes * MIPMAP_OVERHEAD),
+        mipmaps=slot_count * i420_mipmap_bytes(config.width_px, config.height_px),
         engine=ENGINE_WORKING_SLOTS * frame_bytes,
         encoder=(QUEUE_FRAMES + 2) * frame_bytes + X264_FRAMES * frame_bytes // 2,
         audio=audio,
