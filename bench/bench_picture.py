@@ -31,6 +31,7 @@ from zoomout.chain import build_chain, fit_photo
 from zoomout.config import Config
 from zoomout.engines.classic import ClassicEngine
 from zoomout.frames import iter_video_frames, loop_weight
+from zoomout.geometry import centred_offset, place
 from zoomout.load import Photo
 from zoomout.pipeline import chain_groups
 from zoomout.plan import plan_video
@@ -39,6 +40,7 @@ from zoomout.render import ZoomRenderer
 WIDTH, HEIGHT, ZOOM = 540, 960, 2.0
 FAR_SLOTS = 12
 LOOP_SLOTS = 5
+SEAM_ROOM_PX = 16  # real content needed beyond an edge for its seam ratio (SEAM_NEAR_PX reaches 16 px)
 
 
 def _data_dir(package: str) -> Path:
@@ -84,7 +86,30 @@ def chain_figures(photo: np.ndarray) -> dict[str, object]:
         "rays": [quality.ray_index(stack.images[k], stack.masks[k]) for k in slots],
         "seams": [quality.seam_ratio(stack.images[k], quality.centre_box(~stack.masks[k])) for k in slots],
         "far": quality.ring_highpass(stack.images[-1], stack.masks[-1]) / quality.ring_highpass(stack.images[1], stack.masks[1]),
+        "real sides": real_side_seams(photo, stack.images[1], quality.centre_box(~stack.masks[1])),
     }
+
+
+def real_side_seams(photo: np.ndarray, slot: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float] | None:
+    """Slot 1's seam ratio at the kept centre's left and right edges, and what the real photo scores there.
+
+    A photo wider than the slot's shape loses its sides to the 'cover' fit, so its real
+    surroundings exist beside the kept centre: placed at the centre's scale, they give the
+    ratio of a seamless edge with this photo's content on it. None for a photo cut at the top
+    and bottom instead.
+    """
+    h, w = photo.shape[:2]
+    # The chain's own geometry: the photo cover-fitted into slot 0, slot 0 shrunk by ZOOM into slot 1.
+    scale = max(WIDTH / w, HEIGHT / h)
+    (x0, y0), (cx, cy) = centred_offset((w, h), (WIDTH, HEIGHT), scale), centred_offset((WIDTH, HEIGHT), (WIDTH, HEIGHT), 1 / ZOOM)
+    offset = (x0 / ZOOM + cx, y0 / ZOOM + cy)
+    top, bottom, left, right = box
+    if offset[0] > left - SEAM_ROOM_PX or offset[1] > top + 1e-6:
+        return None
+    placed, coverage = place(photo, slot.shape[:2], scale / ZOOM, offset)
+    real = np.where(coverage[..., None] >= 1.0, placed, slot)
+    real[top:bottom, left:right] = slot[top:bottom, left:right]
+    return quality.seam_ratio(slot, box, ("left", "right")), quality.seam_ratio(real, box, ("left", "right"))
 
 
 def contain_seam(photo: np.ndarray) -> float:
@@ -127,8 +152,12 @@ def loop_figures(name: str, photo: np.ndarray) -> tuple[float, int, float]:
     return quality.loop_seam_ratio(frames, blended), int(blended.sum()), ghost_s
 
 
-def restore_figures(photo: np.ndarray) -> tuple[float, float, float]:
-    """Crop-and-restore at 384 px wide (centre half of each side kept): fidelity (dB), texture ratio and layout kept."""
+def restore_figures(photo: np.ndarray) -> tuple[float, float, float, float, float]:
+    """Crop-and-restore at 384 px wide (centre half of each side kept).
+
+    Returns fidelity (dB), texture ratio, layout kept, and the seam ratio at the kept centre's
+    edge in the restored slot and in the real photo: what real surroundings score at that edge.
+    """
     height = round(photo.shape[0] * 384 / photo.shape[1])
     truth = cv2.resize(photo, (384, height), interpolation=cv2.INTER_AREA)
     mask = np.ones(truth.shape[:2], bool)
@@ -136,9 +165,10 @@ def restore_figures(photo: np.ndarray) -> tuple[float, float, float]:
     top, left = (height - kh) // 2, (384 - kw) // 2
     mask[top : top + kh, left : left + kw] = False
     restored = ClassicEngine().outpaint(np.where(mask[..., None], 0, truth).astype(np.uint8), mask, seed=0, slot=0)
+    box = (top, top + kh, left, left + kw)
     return (
         quality.ring_fidelity_db(restored, truth, mask), quality.texture_ratio(restored, truth, mask),
-        quality.layout_kept(restored, truth, mask),
+        quality.layout_kept(restored, truth, mask), quality.seam_ratio(restored, box), quality.seam_ratio(truth, box),
     )  # fmt: skip
 
 
@@ -156,17 +186,20 @@ def main(names: list[str]) -> None:
         outer = others[names[(i + 1) % len(names)]]
         inner_seam, outer_seam = nest_seams(photo, outer)
         loop_ratio, blended, ghost_s = loop_figures(name, photo)
-        fidelity, texture, layout = restore_figures(photo)
+        fidelity, texture, layout, seam, real_seam = restore_figures(photo)
         held = "held out" if PHOTOS[name][1] else "in tests"
         print(f"{name} ({PHOTOS[name][2]}; {held})")
         print(f"  ray index   {' '.join(f'{r:.2f}' for r in chain['rays'])}")
         print(f"  seam ratio  {' '.join(f'{r:.2f}' for r in chain['seams'])}; contain {contain_seam(photo):.2f}; "
               f"nest band {inner_seam:.2f} / {outer_seam:.2f}")  # fmt: skip
+        if chain["real sides"] is not None:
+            print(f"  real sides  slot 1's left and right edges {chain['real sides'][0]:.2f}, the real photo's there {chain['real sides'][1]:.2f}")
         print(f"  far slots   {chain['far']:.2f} (slot {FAR_SLOTS} / slot 1 ring high-pass)")
         print(f"  layout kept {' '.join(f'{k:.2f}' for k in chain['layout'])} (slots 1, 3, 5, {FAR_SLOTS}); texture variation "
               f"{chain['variation'][0]:.2f} (slot {FAR_SLOTS}) vs {chain['variation'][1]:.2f} (photo)")  # fmt: skip
         print(f"  loop seam   {loop_ratio:.2f}; {blended} blended frames, {ghost_s:.2f} s of double exposure")
-        print(f"  restore     {fidelity:.1f} dB, texture {texture:.2f}x, layout kept {layout:.2f}", flush=True)
+        print(f"  restore     {fidelity:.1f} dB, texture {texture:.2f}x, layout kept {layout:.2f}; seam ratio {seam:.2f} "
+              f"where the real photo's own is {real_seam:.2f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

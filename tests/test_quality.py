@@ -45,6 +45,12 @@ def test_seam_ratio_sees_a_step_at_the_box_edge_only():
     pasted = texture + np.where(ring_mask(), 40, 0)  # a hard paste of a brighter picture
     assert quality.seam_ratio(grey(pasted), box) > 1.5
     assert np.isnan(quality.seam_ratio(grey(texture), (0, H, 0, W)))  # no side with room to measure
+    # a paste whose left and right edges are hidden: only the top and bottom show
+    columns = np.zeros((H, W), bool)
+    columns[:, W // 4 : 3 * W // 4] = True
+    half_hidden = texture + np.where(ring_mask() & columns, 40, 0)
+    assert quality.seam_ratio(grey(half_hidden), box, ("left", "right")) == pytest.approx(1.0, abs=0.1)
+    assert quality.seam_ratio(grey(half_hidden), box, ("top", "bottom")) > 1.5
 
 
 def test_outer_box_is_the_band_s_outer_edge():

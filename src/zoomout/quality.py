@@ -82,7 +82,10 @@ def _run(line: np.ndarray, middle: int) -> tuple[int, int]:
     return (int(before[-1]) + 1 if before.size else 0), (int(after[0]) if after.size else line.size)
 
 
-def seam_ratio(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
+SIDES = ("top", "bottom", "left", "right")
+
+
+def seam_ratio(image: np.ndarray, box: tuple[int, int, int, int], sides: tuple[str, ...] = SIDES) -> float:
     """How visible the edge of `box` is: the colour step across it over the steps near it.
 
     Each side of the box that lies far enough inside the image is cut into SEAM_STRETCH_PX
@@ -97,6 +100,8 @@ def seam_ratio(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
     image : (H, W, 3) uint8 ndarray
     box : (top, bottom, left, right)
         Pixel rows top..bottom−1 and columns left..right−1 are inside.
+    sides : names from SIDES
+        The sides measured (e.g. only left and right, where a photo's real surroundings exist).
 
     Returns
     -------
@@ -106,12 +111,16 @@ def seam_ratio(image: np.ndarray, box: tuple[int, int, int, int]) -> float:
     top, bottom, left, right = box
     ratios: list[np.ndarray] = []
     for plane, (start, stop), edges in (
-        (colour, (left, right), (top, bottom)),
-        (colour.transpose(1, 0, 2), (top, bottom), (left, right)),
+        (colour, (left, right), {"top": top, "bottom": bottom}),
+        (colour.transpose(1, 0, 2), (top, bottom), {"left": left, "right": right}),
     ):
+        if not set(edges) & set(sides):
+            continue
         # steps[i] = |c[i + 1] − c[i]|: the step from row i to row i + 1 (rows of `plane`)
         steps = np.linalg.norm(np.diff(plane[:, start:stop], axis=0), axis=2)
-        for edge in edges:
+        for side, edge in edges.items():
+            if side not in sides:
+                continue
             ratio = _side_ratios(steps, edge - 1)  # the step across the border: from edge − 1 to edge
             if ratio is not None:
                 ratios.append(ratio)
