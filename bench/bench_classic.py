@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+import zoomout  # noqa: I001 — before cv2, as in the product: it sets OpenCV's thread-pool settings
+
 import cv2
 import numpy as np
 

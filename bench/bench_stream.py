@@ -25,6 +25,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
+import zoomout  # noqa: I001 — before cv2, as in the product: it sets OpenCV's thread-pool settings
+
 import cv2
 import numpy as np
 

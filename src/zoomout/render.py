@@ -138,15 +138,16 @@ class ZoomRenderer:
         lod = max(-math.log2(scale), 0.0)
         base = min(int(lod), len(levels) - 1)
         frac = lod - base if base + 1 < len(levels) else 0.0
-        fine_scale, coarse_scale = scale * 2**base, scale * 2 ** (base + 1)
+
+        def warp(level: int, into: np.ndarray | None = None) -> np.ndarray:
+            level_scale = scale * 2**level
+            pad = LEVEL_PAD * level_scale  # where the padded level's first pixel lies, before the slot's
+            return self._warp(levels[level], level_scale, x0 - pad, y0 - pad, width, height, into)
+
         if frac <= 1e-3:
-            self._warp(levels[base], fine_scale, x0 - LEVEL_PAD * fine_scale, y0 - LEVEL_PAD * fine_scale, width, height, out)
-            return
-        fine = self._warp(levels[base], fine_scale, x0 - LEVEL_PAD * fine_scale, y0 - LEVEL_PAD * fine_scale, width, height)
-        coarse = self._warp(
-            levels[base + 1], coarse_scale, x0 - LEVEL_PAD * coarse_scale, y0 - LEVEL_PAD * coarse_scale, width, height
-        )
-        cv2.addWeighted(fine, 1.0 - frac, coarse, frac, 0.0, dst=out)
+            warp(base, out)
+        else:
+            cv2.addWeighted(warp(base), 1.0 - frac, warp(base + 1), frac, 0.0, dst=out)
 
     @staticmethod
     def _warp(
