@@ -114,13 +114,12 @@ def seam_ratio(image: np.ndarray, box: tuple[int, int, int, int], sides: tuple[s
         (colour, (left, right), {"top": top, "bottom": bottom}),
         (colour.transpose(1, 0, 2), (top, bottom), {"left": left, "right": right}),
     ):
-        if not set(edges) & set(sides):
+        measured = [edge for side, edge in edges.items() if side in sides]
+        if not measured:
             continue
         # steps[i] = |c[i + 1] − c[i]|: the step from row i to row i + 1 (rows of `plane`)
         steps = np.linalg.norm(np.diff(plane[:, start:stop], axis=0), axis=2)
-        for side, edge in edges.items():
-            if side not in sides:
-                continue
+        for edge in measured:
             ratio = _side_ratios(steps, edge - 1)  # the step across the border: from edge − 1 to edge
             if ratio is not None:
                 ratios.append(ratio)

@@ -302,13 +302,18 @@ _BT709_OFFSET = np.array([16.0, 128.0, 128.0])
 I420_WHITE = (235, 128, 128)
 
 
-def rgb_to_i420_planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """BT.709 limited-range Y (H, W) and 2×2-averaged U, V (H/2, W/2) uint8 planes of an RGB image (even sides)."""
+def rgb_to_luma_chroma(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BT.709 limited-range Y (H, W) and 2×2-averaged U, V side by side (H/2, W/2, 2) uint8 of an RGB image (even sides)."""
     ycbcr = cv2.transform(image.astype(np.float32), np.hstack([_BT709_RGB_TO_YCBCR, _BT709_OFFSET[:, None]]).astype(np.float32))
     h, w = image.shape[:2]
     chroma = cv2.resize(ycbcr[:, :, 1:], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    planes = (ycbcr[:, :, 0], chroma[:, :, 0], chroma[:, :, 1])
-    return tuple(np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in planes)  # type: ignore[return-value]
+    return tuple(np.clip(np.rint(p), 0, 255).astype(np.uint8) for p in (ycbcr[:, :, 0], chroma))  # type: ignore[return-value]
+
+
+def rgb_to_i420_planes(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BT.709 limited-range Y (H, W), U and V (H/2, W/2) uint8 planes of an RGB image (`rgb_to_luma_chroma`)."""
+    luma, chroma = rgb_to_luma_chroma(image)
+    return luma, chroma[:, :, 0], chroma[:, :, 1]
 
 
 class I420ZoomRenderer:
@@ -324,7 +329,7 @@ class I420ZoomRenderer:
         out_w, out_h = output_size
         if out_w % 2 or out_h % 2:
             raise ValueError(f"output size should be even for 4:2:0 but is {out_w}x{out_h}")
-        planes = [_luma_chroma(slot) for slot in slots]
+        planes = [rgb_to_luma_chroma(slot) for slot in slots]
         self.out_w, self.out_h = out_w, out_h
         self.slot_shape = slots[0].shape
         self.luma = ZoomRenderer([p[0] for p in planes], zoom_per_slot, (out_w, out_h))
@@ -338,7 +343,7 @@ class I420ZoomRenderer:
         """Add the next (H, W, 3) RGB slot."""
         if slot.shape != self.slot_shape:
             raise ValueError(f"slot should have shape {self.slot_shape} but has {slot.shape}")
-        luma, chroma = _luma_chroma(slot)
+        luma, chroma = rgb_to_luma_chroma(slot)
         self.luma.append(luma)
         self.chroma.append(chroma)
 
@@ -356,8 +361,3 @@ class I420ZoomRenderer:
         cv2.split(self.chroma.render(z), [u, v])
         return frame
 
-
-def _luma_chroma(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(H, W) Y and (H/2, W/2, 2) U and V side by side of an RGB image (`rgb_to_i420_planes`)."""
-    y, u, v = rgb_to_i420_planes(image)
-    return y, np.dstack([u, v])
