@@ -413,3 +413,14 @@ def test_plan_run_memory_grows_with_size_and_slots(tmp_path):
     small, more_slots, larger = memory(), memory(slots=8), memory(width_px=1080, height_px=1920)
     assert small < more_slots < larger
     assert more_slots - small == 6 * (180 * 320 * 4 + i420_mipmap_bytes(180, 320))  # a slot, its mask and mipmaps
+
+
+def test_an_error_quoting_a_file_name_with_a_newline_is_one_line(tmp_path, monkeypatch):
+    """Found by the CLI fuzzer: `--prompts-file $'\\n'` gave a two-line error."""
+    from zoomout.engines.diffusion import load_prompts
+    from zoomout.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as raised:
+        load_prompts("\n")
+    assert str(raised.value) == "prompts file \\n cannot be read: [Errno 2] No such file or directory: '\\n'"

@@ -3,8 +3,19 @@
 import re
 
 
+def printable(text: str) -> str:
+    """`text` as one printable line: a newline, tab or other control character is shown escaped (\\n)."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 class ZoomoutError(Exception):
-    """Base class for every error caused by input, options or the environment."""
+    """Base class for every error caused by input, options or the environment.
+
+    Its message is one printable line whatever it quotes: a file name may hold a newline.
+    """
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 class ConfigError(ZoomoutError, ValueError):

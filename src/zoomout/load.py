@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
-from zoomout.errors import PhotoError
+from zoomout.errors import PhotoError, printable
 
 MAX_PIXELS = 100_000_000
 """Photos with more pixels (width × height, from the header) are refused before decoding."""
@@ -141,8 +141,7 @@ def load_photos(paths: Iterable[str | bytes | os.PathLike]) -> list[Photo]:
 
 def _display_name(path: Path) -> str:
     """The path as one printable line of valid UTF-8 (undecodable bytes shown as \\xNN)."""
-    text = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return printable(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 def _read_bytes(path: Path, name: str) -> bytes:
