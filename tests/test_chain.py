@@ -157,6 +157,16 @@ def test_texture_does_not_fade_along_the_chain(request, name):
     assert last >= 0.7 * first > 0, (first, last)
 
 
+def test_far_slots_are_not_one_texture_all_over(cat_pixels, monkeypatch):
+    """Slot 6's ring mixes calm and busy parts (real photos 0.18–1.35); without the variety field it is one texture (≈ 0.1)."""
+    from zoomout.engines import classic
+
+    variation = quality.texture_variation(*(lambda s: (s.images[6], s.masks[6]))(classic_chain(cat_pixels, 6)))
+    monkeypatch.setattr(classic, "_VARIETY", 0.0)
+    uniform = quality.texture_variation(*(lambda s: (s.images[6], s.masks[6]))(classic_chain(cat_pixels, 6)))
+    assert variation >= 0.25 and uniform < 0.2, (variation, uniform)
+
+
 def test_save_slots_copies_what_the_cache_holds_byte_for_byte(tmp_path, cat_pixels, noise_engine):
     from zoomout.cache import SlotCache
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from zoomout import quality
-from zoomout.engines import create_engine
+from zoomout.engines import classic, create_engine
 from zoomout.engines.classic import ClassicEngine
 from zoomout.quality import gradient_magnitude
 
@@ -156,6 +156,49 @@ def test_deterministic_for_a_seed():
     np.testing.assert_array_equal(first, engine.outpaint(image, mask, seed=7, slot=2))
     assert not np.array_equal(first, engine.outpaint(image, mask, seed=8, slot=2))
     assert not np.array_equal(first, engine.outpaint(image, mask, seed=7, slot=3))
+
+
+@pytest.mark.parametrize("slot", [1, 4, 11])
+def test_the_variety_field_is_fixed_to_the_world(slot):
+    """What slot k−1's texture was made with, slot k sees at the same world places (its centre).
+
+    Up to octaves too fine to show on slot k: compared after an 8 px blur.
+    """
+    height, width, pad, zoom = 480, 270, 16, 2.0
+
+    def field(at: int, seen_at: int, seed: int = 3) -> np.ndarray:
+        grid = classic._world_noise((height, width), pad, seed=seed, slot=at, zoom=zoom, seen_at=seen_at)
+        return cv2.resize(grid, (width + 2 * pad, height + 2 * pad), interpolation=cv2.INTER_CUBIC)[pad:-pad, pad:-pad]
+
+    before, now = field(slot - 1, slot - 1), field(slot, slot - 1)
+    shrunk = cv2.resize(before, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+    centre = now[height // 4 : height // 4 + height // 2, width // 4 : width // 4 + width // 2]
+    blur = lambda a: cv2.GaussianBlur(a, (0, 0), 8)[16:-16, 16:-16]  # noqa: E731
+    assert np.abs(blur(centre) - blur(shrunk)).max() < 0.1  # independent fields differ by ~1
+    own = field(slot, slot)
+    assert 0.8 < own.std() < 1.25 and abs(own.mean()) < 0.5, (own.mean(), own.std())
+    assert np.abs(own - field(slot, slot, seed=4)).mean() > 0.5
+
+
+def test_texture_gain_leaves_a_photo_s_border_alone_and_goes_on_from_a_generated_one():
+    """Next to a photo the gain is 1 (its texture is its own); next to a generated ring it is what that ring was made with."""
+    height, width, pad = 480, 270, 16
+    distance = np.zeros((height + 2 * pad, width + 2 * pad), np.float32)
+    distance[:, width // 2 :] = 400.0  # left half: on the known border; right half: far out
+    kwargs = dict(pad=pad, seed=3, slot=4, zoom=2.0, distance=distance, fade_px=60.0)
+    after_photo = classic._texture_gain((height, width), after_photo=True, **kwargs)
+    border = np.s_[:, : width // 2 - 16]  # the gain is made on a grid of 4 px cells: clear of the step at width // 2
+    np.testing.assert_allclose(after_photo[border], 1.0, atol=1e-3)
+    after_ring = classic._texture_gain((height, width), after_photo=False, **kwargs)
+    made_with = classic._world_noise((height, width), pad, seed=3, slot=4, zoom=2.0, seen_at=3)
+    made_with = cv2.resize(made_with, distance.shape[::-1], interpolation=cv2.INTER_CUBIC)
+    expected = np.exp(classic._VARIETY * made_with - classic._VARIETY**2 / 2)
+    np.testing.assert_allclose(after_ring[border], expected[border], rtol=0.02)
+    far = np.s_[:, width // 2 + 16 :]
+    assert np.log(after_ring[far]).std() > 0.3
+    # log-normal with mean 1 over seeds: on average the ring keeps the strength the quilting matched
+    means = [classic._texture_gain((height, width), after_photo=False, **{**kwargs, "seed": s})[far].mean() for s in range(8)]
+    assert 0.8 < np.mean(means) < 1.25, means
 
 
 def test_chained_zoom_keeps_the_palette():

@@ -133,6 +133,7 @@ def build_chain(
     images: list[np.ndarray] = []
     masks: list[np.ndarray] = []
     reference: np.ndarray | None = None
+    reference_slot: int | None = None
     reused = 0
     for k in range(slots + 1):
         if k == 0:
@@ -146,7 +147,7 @@ def build_chain(
             slot = cached[0]
             reused += 1
         else:
-            slot = engine.outpaint(known, unknown, seed=seed + k, slot=k, reference=reference)
+            slot = engine.outpaint(known, unknown, seed=seed + k, slot=k, reference=reference, reference_slot=reference_slot)
             if not _keeps_centre(slot, known, unknown):
                 raise RuntimeError(f"slot {k}: engine {engine.name!r} changed the kept centre")
             if cache is not None:
@@ -154,7 +155,7 @@ def build_chain(
         if k == 0 or k in outer_photos:
             # the latest photo at full size: a texture source at the ring's own pixel scale
             # that does not fade from slot to slot as generated texture would
-            reference = slot
+            reference, reference_slot = slot, k
         images.append(slot)
         masks.append(unknown)
         if progress:  # slot 0 is the photo's: done 0 of `slots`, with its image for a gallery

@@ -116,7 +116,14 @@ class Engine(ABC):
         return {"name": self.name, "summary": self.summary, "revision": self.revision, "trained_model": self.trained_model}
 
     def outpaint(
-        self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int, reference: np.ndarray | None = None
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        *,
+        seed: int,
+        slot: int,
+        reference: np.ndarray | None = None,
+        reference_slot: int | None = None,
     ) -> np.ndarray:
         """Generate the masked pixels of `image`.
 
@@ -127,12 +134,14 @@ class Engine(ABC):
         mask : (H, W) bool ndarray
             True where pixels are to be generated.
         seed : int
-            The whole result is a function of (image, mask, seed, slot).
+            The whole result is a function of (image, mask, seed, slot, reference, reference_slot).
         slot : int
             Index of the slot in the chain (engines may vary prompts per slot).
         reference : (H, W, 3) uint8 ndarray, optional
             The latest photo slot (slot 0, or a nested photo) at full size, for engines with
             `uses_reference`.
+        reference_slot : int, optional
+            The index of that photo slot in the chain.
 
         Returns
         -------
@@ -147,7 +156,7 @@ class Engine(ABC):
             return image.copy()
         if mask.all():
             raise ValueError("mask covers the whole image: there is nothing to extend")
-        extra = {"reference": reference} if self.uses_reference and reference is not None else {}
+        extra = {"reference": reference, "reference_slot": reference_slot} if self.uses_reference and reference is not None else {}
         filled = self._outpaint(image, mask, seed=seed, slot=slot, **extra)
         if filled.shape != image.shape or filled.dtype != np.uint8:
             raise RuntimeError(

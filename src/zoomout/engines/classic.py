@@ -11,7 +11,9 @@ mirroring repeats the subject. This engine splits the image into two layers:
 - texture, the detail (image minus structure): image quilting in onion-peel order,
   blocks taken only from the outer band of the known region (most likely background),
   chosen by overlap match, colour match to the structure, a penalty for distinctive
-  patches (eyes, text) and a penalty for reusing a source region.
+  patches (eyes, text) and a penalty for reusing a source region. Over a chain, each
+  block's strength follows a smooth multi-scale field fixed to the chain's world, so the far
+  slots mix calm and busy parts instead of repeating one texture all over.
 
 Two gradient-domain corrections remove the seam: the texture's mismatch where blocks
 overlap the known border, then the composed ring's last mismatch with the known pixel next
@@ -32,6 +34,7 @@ from .base import Engine
 # imported when the engine first runs: listing the engines or `--help` does not load them
 cv2 = lazy_import("cv2")
 sparse = lazy_import("scipy.sparse")
+special = lazy_import("scipy.special")
 
 _BAND_FRACTION = 0.22  # source band depth, as a fraction of the known region's smaller side
 _CANDIDATES = 48  # random source positions tried per block
@@ -48,6 +51,11 @@ _MIRROR_BLOCKS = 0.2  # the known detail continues, mirrored, this many blocks i
 _MIRROR_LIMIT = 3.0  # ... up to this many times the border's median detail strength
 _BORDER_BLOCKS = 0.15  # the last mismatch with the known pixels fades out over this many blocks
 _DECAY_SHARE = 0.25  # border colours fade into the background model over this share of the known region's smaller side
+_VARIETY = 0.6  # how much the texture's strength varies over the far field: its log is this times a unit-std field
+_VARIETY_FINEST_PX = 8.0  # the variety's finest features (finer ones fade out over an octave): the texture's own scale is below
+_VARIETY_UNIT = 1 / 64  # lattice spacing of the finest world octave, as a share of the slot's short side at slot 0
+_CUBIC_STD = 0.8  # std of cubic-interpolated unit-variance lattice noise (averaged over positions between lattice points)
+_UINT64 = 0xFFFFFFFFFFFFFFFF  # a Python int taken modulo 2^64 (negative seeds and octaves wrap)
 
 
 class ClassicEngine(Engine):
@@ -55,12 +63,19 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "5"
+    revision: ClassVar[str] = "6"
     uses_reference: ClassVar[bool] = True
     trained_model: ClassVar[bool] = False
 
     def _outpaint(
-        self, image: np.ndarray, mask: np.ndarray, *, seed: int, slot: int, reference: np.ndarray | None = None
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        *,
+        seed: int,
+        slot: int,
+        reference: np.ndarray | None = None,
+        reference_slot: int | None = None,
     ) -> np.ndarray:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, slot & 0xFFFFFFFF])
         height, width = mask.shape
@@ -90,18 +105,27 @@ class ClassicEngine(Engine):
         if sources is None:
             return np.clip(structure[pad:-pad, pad:-pad] + 0.5, 0, 255).astype(np.uint8)
 
-        # 4. Texture: quilt detail blocks into the ring, nearest to the known region first
+        # 4. Variety: over a chain's open ring, the texture's strength follows a field fixed in
+        #    the chain's world, so the far slots are not one texture all over
+        nearest = _nearest_known(known_pad)
+        gain = None
+        if source_layers is not None and reference_slot is not None and _reaches_the_edge(mask).any():
+            gain = _texture_gain(
+                mask.shape, pad, seed=seed - slot, slot=slot, zoom=_zoom_of(known), after_photo=reference_slot == slot - 1,
+                distance=nearest[0], fade_px=_DECAY_SHARE * _smaller_side(known),
+            )  # fmt: skip
+
+        # 5. Texture: quilt detail blocks into the ring, nearest to the known region first
         residual, seam_diff, seam_weight = _quilt(
-            detail, structure, known_pad, mask, pad, block, sources, rng, source_layers
+            detail, structure, known_pad, mask, pad, block, sources, rng, source_layers, gain
         )
 
-        # 5. Seam: carry the mismatch along the known border into the ring (gradient-domain blend),
+        # 6. Seam: carry the mismatch along the known border into the ring (gradient-domain blend),
         #    and let the known detail go on, mirrored, for the first few pixels
-        nearest = _nearest_known(known_pad)
         residual += _seam_correction(seam_diff, seam_weight, nearest[0], falloff_px=_FALLOFF_BLOCKS * block)
         residual = _mirror_feather(residual, detail, known_pad, nearest, width_px=max(_MIRROR_BLOCKS * block, 2.0))
 
-        # 6. Compose: structure + detail, matched to the known pixels along their border
+        # 7. Compose: structure + detail, matched to the known pixels along their border
         out = structure + residual
         out += _border_match(out, image_pad, nearest, falloff_px=_BORDER_BLOCKS * block)
         return np.clip(out[pad:-pad, pad:-pad] + 0.5, 0, 255).astype(np.uint8)
@@ -369,6 +393,7 @@ def _quilt(
     sources: np.ndarray,
     rng: np.random.Generator,
     source_layers: tuple[np.ndarray, np.ndarray] | None = None,
+    gain: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fill the detail layer of the ring with blocks of source detail.
 
@@ -387,6 +412,8 @@ def _quilt(
     rng : numpy Generator
     source_layers : ((h, w, 3), (h, w, 3)) float32 ndarrays or None
         Detail and structure of a separate texture reference; None: the image itself.
+    gain : (H + 2 pad, W + 2 pad) float32 ndarray or None
+        Factor on the source detail where it is placed (`_texture_gain`); None: 1.
 
     Returns
     -------
@@ -398,6 +425,7 @@ def _quilt(
     overlap = max(block // 3, 1)
     step = block - overlap
     height, width = known_pad.shape
+    gain = np.ones(known_pad.shape, np.float32) if gain is None else gain
     residual = detail.copy()
     filled = known_pad.copy()
     seam_diff = np.zeros_like(detail)
@@ -477,7 +505,7 @@ def _quilt(
                 # normalised so that a flat patch is no better than a textured one that does not match
                 py, px = grid_y[here], grid_x[here]
                 target = residual[y + py, x + px]
-                patches = source_detail[sy[:, None] + py, sx[:, None] + px]
+                patches = source_detail[sy[:, None] + py, sx[:, None] + px] * gain[y + py, x + px, None]
                 mismatch = ((patches - target) ** 2).mean((1, 2))
                 cost += mismatch / ((patches**2).mean((1, 2)) + (target**2).mean() + _NOISE_FLOOR**2)
             cost *= source_factor[sy, sx] * (1.0 + _REUSE_WEIGHT * uses[sy // cell, sx // cell])
@@ -490,7 +518,7 @@ def _quilt(
             shift = 0.5 * (target - patches[chosen]).mean(0) if here.any() else 0.0
 
             # place: feathered over generated pixels, plain over empty ones, never over known ones
-            patch = source_detail[src_y : src_y + block, src_x : src_x + block] + shift
+            patch = source_detail[src_y : src_y + block, src_x : src_x + block] * gain[y : y + block, x : x + block, None] + shift
             window = residual[y : y + block, x : x + block]
             was_filled = filled[y : y + block, x : x + block]
             alpha = np.where(was_filled[..., None], ramp, 1.0)
@@ -514,6 +542,124 @@ def _quilt(
         list(pool.map(place, parts[:2], rngs[:2], uses, offsets))
     place(parts[2], rngs[2], uses[0] + uses[1], {**offsets[0], **offsets[1]})
     return residual, seam_diff, seam_weight
+
+
+def _texture_gain(
+    shape: tuple[int, int],
+    pad: int,
+    *,
+    seed: int,
+    slot: int,
+    zoom: float,
+    after_photo: bool,
+    distance: np.ndarray,
+    fade_px: float,
+) -> np.ndarray:
+    """Factor on the ring's texture strength: exp(_VARIETY × a smooth field fixed in the chain's world).
+
+    One texture all over is what a viewer reads as a carpet; real surroundings mix calm and
+    busy parts. The field is multi-scale noise fixed to the chain's world (`_world_noise`),
+    so what one slot paints, the next slot's ring goes on with at the same places. Next to
+    the known region the ring takes the field the known region was made with (none at all
+    next to a photo, whose texture is its own), fading to this slot's own over `fade_px`:
+    the two differ only in which octaves are fine or coarse enough to show.
+
+    Parameters
+    ----------
+    shape : (H, W)
+        The slot.
+    pad : int
+    seed : int
+        The chain's seed: the same for every slot.
+    slot : int
+    zoom : float
+        The zoom from one slot to the next.
+    after_photo : bool
+        Whether the known region is a photo (the previous slot was one).
+    distance : (H + 2 pad, W + 2 pad) float32 ndarray
+        Distance to the nearest known pixel.
+    fade_px : float
+
+    Returns
+    -------
+    (H + 2 pad, W + 2 pad) float32 ndarray
+    """
+    own = _world_noise(shape, pad, seed=seed, slot=slot, zoom=zoom, seen_at=slot)
+    grid = own.shape[::-1]
+    near = np.exp(-((cv2.resize(distance, grid, interpolation=cv2.INTER_AREA) / fade_px) ** 2))
+    if after_photo:
+        field, variance = own * (1.0 - near), (1.0 - near) ** 2
+    else:
+        field, variance = own + (_world_noise(shape, pad, seed=seed, slot=slot, zoom=zoom, seen_at=slot - 1) - own) * near, 1.0
+    # log-normal with mean 1: the ring's mean strength stays the one the quilting matched
+    log_gain = (_VARIETY * field - _VARIETY**2 / 2 * variance).astype(np.float32)
+    return np.exp(cv2.resize(log_gain, distance.shape[::-1], interpolation=cv2.INTER_CUBIC))
+
+
+def _world_noise(shape: tuple[int, int], pad: int, *, seed: int, slot: int, zoom: float, seen_at: int) -> np.ndarray:
+    """Smooth multi-scale noise fixed to the chain's world, on slot `slot`'s padded frame, with the octaves slot `seen_at` shows.
+
+    World coordinates are slot 0's, in units of its short side, centred: slot k shows them
+    zoom^k times larger. Octave j is value noise on a lattice of spacing _VARIETY_UNIT × 2^j,
+    its values hashed from (seed, j, lattice point), so every slot sees the same values at the
+    same world places. A slot shows the octaves whose spacing on it lies between
+    _VARIETY_FINEST_PX and half its short side, each tapering over one octave beyond.
+
+    Returns
+    -------
+    (h, w) float32 ndarray
+        About unit std, on a grid of cells half _VARIETY_FINEST_PX wide that spans the padded
+        frame: enlarged to (H + 2 pad, W + 2 pad), each value lands in place.
+    """
+    height, width = shape
+    short = min(height, width)
+    # cell centres of a grid that spans the padded frame exactly, so enlarging it puts each value back in place;
+    # its cells are half the finest features, and finer octaves (seen from an earlier slot) would only alias
+    step = _VARIETY_FINEST_PX / 2
+    cells = [max(round((side + 2 * pad) / step), 2) for side in (width, height)]
+    columns, rows = ((np.arange(n) + 0.5) * (side + 2 * pad) / n - pad for n, side in zip(cells, (width, height)))
+    world = zoom**slot / short
+    u, v = (columns - width / 2) * world, (rows - height / 2) * world
+    # octave j's lattice spacing in pixels is 2^(j − first) × finest/2 on slot `seen_at`; its level,
+    # log2(spacing / finest), is 0 at the finest shown and `top` at the coarsest
+    first = int(np.floor(np.log2(_VARIETY_FINEST_PX / 2 / (_VARIETY_UNIT * short / zoom**seen_at))))
+    top = np.log2(short / 2 / _VARIETY_FINEST_PX)
+    total = np.zeros((rows.size, columns.size), np.float32)
+    weights = 0.0
+    for octave in range(first, first + int(top) + 4):
+        spacing = _VARIETY_UNIT * 2**octave
+        level = np.log2(spacing * short / zoom**seen_at / _VARIETY_FINEST_PX)
+        weight = float(np.clip(level + 1, 0, 1) * np.clip(top + 1 - level, 0, 1))
+        if weight <= 0 or spacing * short / zoom**slot < step:
+            continue
+        weight = weight * weight * (3 - 2 * weight)
+        lx, ly = u / spacing, v / spacing
+        x0, y0 = int(np.floor(lx[0])) - 2, int(np.floor(ly[0])) - 2
+        ix = np.arange(x0, int(np.ceil(lx[-1])) + 3)
+        iy = np.arange(y0, int(np.ceil(ly[-1])) + 3)
+        values = _lattice_normal(seed, octave, ix[None, :], iy[:, None])
+        map_x, map_y = np.meshgrid((lx - x0).astype(np.float32), (ly - y0).astype(np.float32))
+        total += weight * cv2.remap(values, map_x, map_y, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        weights += weight * weight
+    return total / (_CUBIC_STD * np.sqrt(max(weights, 1e-12)))
+
+
+def _lattice_normal(seed: int, octave: int, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+    """Standard normal values fixed to lattice points: a counter-based hash (splitmix64) of (seed, octave, ix, iy), float32."""
+    with np.errstate(over="ignore"):
+        h = np.full(np.broadcast(ix, iy).shape, np.uint64(seed & _UINT64), np.uint64)
+        for part in (np.uint64(octave & _UINT64), ix.astype(np.int64).astype(np.uint64), iy.astype(np.int64).astype(np.uint64)):
+            h = _splitmix64(h ^ part)
+    uniform = ((h >> np.uint64(11)).astype(np.float64) + 0.5) / 2.0**53
+    return special.ndtri(uniform).astype(np.float32)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """One splitmix64 step: a bijection of uint64 whose every output bit depends on every input bit."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, distance: np.ndarray, *, falloff_px: float) -> np.ndarray:
