@@ -114,27 +114,44 @@ def astronaut_pixels() -> np.ndarray:
     return pytest.importorskip("skimage.data").astronaut()
 
 
-def classic_chain(photo, slots, *, fit="cover", size=(270, 480), outer_photos=None):
+def classic_chain(photo, slots, *, fit="cover", size=(270, 480), outer_photos=None, seed=0):
     return build_chain(
         photo, width_px=size[0], height_px=size[1], slots=slots, zoom_per_slot=2.0, fit=fit,
-        engine=create_engine("classic"), seed=0, outer_photos=outer_photos,
+        engine=create_engine("classic"), seed=seed, outer_photos=outer_photos,
     )  # fmt: skip
 
 
+# A slot's ray index or seam ratio moves by up to ±0.07 from one seed to the next (the blocks
+# the quilting draws), so the chain's measures are asserted per slot over three seeds: their
+# mean against the goal, and each one against a ceiling a little above it.
+SEEDS = (0, 1, 2)
+
+
+@pytest.fixture(scope="module")
+def per_seed_and_slot(request):
+    """measure(photo fixture name, f) → (seeds, slots 1–5) array of f(image, mask) over 5-slot chains made with SEEDS."""
+    chains: dict[str, list] = {}
+
+    def measure(name, f) -> np.ndarray:
+        if name not in chains:
+            chains[name] = [classic_chain(request.getfixturevalue(name), 5, seed=seed) for seed in SEEDS]
+        return np.array([[f(image, mask) for image, mask in zip(s.images[1:], s.masks[1:])] for s in chains[name]])
+
+    return measure
+
+
 @pytest.mark.parametrize("name", ["cat_pixels", "coffee_pixels", "rocket_pixels"])
-def test_no_searchlight_rays_along_the_chain(request, name):
-    """Ray index ≤ 1.10 on every slot (real surroundings ≈ 0.95; a membrane fill reached 1.3–5)."""
-    stack = classic_chain(request.getfixturevalue(name), 5)
-    rays = [quality.ray_index(image, mask) for image, mask in zip(stack.images[1:], stack.masks[1:])]
-    assert max(rays) <= 1.10, rays
+def test_no_searchlight_rays_along_the_chain(per_seed_and_slot, name):
+    """Ray index ≤ 1.10 per slot over three seeds, ≤ 1.20 on any (real surroundings 0.4–1.35, mean 0.95; a membrane fill reached 1.3–5)."""
+    rays = per_seed_and_slot(name, quality.ray_index)
+    assert rays.mean(axis=0).max() <= 1.10 and rays.max() <= 1.20, rays.round(2)
 
 
 @pytest.mark.parametrize("name", ["cat_pixels", "coffee_pixels", "astronaut_pixels"])
-def test_no_visible_rectangle_at_the_kept_centre(request, name):
-    """Seam ratio ≤ 1.15 on every slot; the astronaut's helmet and suit meet the border (1.33 before the border match)."""
-    stack = classic_chain(request.getfixturevalue(name), 5)
-    seams = [quality.seam_ratio(image, quality.centre_box(~mask)) for image, mask in zip(stack.images[1:], stack.masks[1:])]
-    assert max(seams) <= 1.15, seams
+def test_no_visible_rectangle_at_the_kept_centre(per_seed_and_slot, name):
+    """Seam ratio ≤ 1.15 per slot over three seeds, ≤ 1.25 on any; the astronaut's helmet and suit meet the border (1.33 before the border match)."""
+    seams = per_seed_and_slot(name, lambda image, mask: quality.seam_ratio(image, quality.centre_box(~mask)))
+    assert seams.mean(axis=0).max() <= 1.15 and seams.max() <= 1.25, seams.round(2)
 
 
 def test_no_visible_line_at_the_photo_edges_with_contain(cat_pixels):
