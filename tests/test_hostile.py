@@ -424,3 +424,38 @@ def test_an_error_quoting_a_file_name_with_a_newline_is_one_line(tmp_path, monke
     with pytest.raises(ConfigError) as raised:
         load_prompts("\n")
     assert str(raised.value) == "prompts file \\n cannot be read: [Errno 2] No such file or directory: '\\n'"
+
+
+@pytest.mark.parametrize(
+    "where", ["photo", "output", "output folder", "slots folder", "contact sheet", "model", "lora", "vae", "lama_model"]
+)
+def test_a_name_too_long_to_look_up_is_a_one_line_error(tmp_path, where):
+    """Found by the CLI fuzzer: a 300-character name made `Path.exists()` raise OSError (ENAMETOOLONG), a traceback."""
+    from zoomout.engines import DiffusionOptions, LamaOptions
+    from zoomout.errors import ZoomoutError
+
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (32, 24), "teal").save(photo)
+    long = "9" * 300
+    paths = {"photos": [photo], "output": tmp_path / "out.mp4"}
+    extra = {}
+    if where == "photo":
+        paths["photos"] = [tmp_path / f"{long}.png"]
+    elif where == "output":
+        paths["output"] = tmp_path / f"{long}.mp4"
+    elif where == "output folder":
+        paths["output"] = tmp_path / long / "out.mp4"
+    elif where == "slots folder":
+        extra["save_slots_to"] = tmp_path / long
+    elif where == "contact sheet":
+        extra["contact_sheet"] = tmp_path / f"{long}.png"
+    config = Config(width_px=180, height_px=320, slots=1)
+    if where in ("model", "lora", "vae"):  # a name that cannot be looked up is a path that does not exist
+        config = Config(width_px=180, height_px=320, slots=1, engine="diffusion", engine_options=DiffusionOptions(**{where: str(tmp_path / long)}))
+    elif where == "lama_model":
+        config = Config(width_px=180, height_px=320, slots=1, engine="lama", engine_options=LamaOptions(model_path=str(tmp_path / long)))
+    with pytest.raises(ZoomoutError) as raised:
+        plan_run(paths["photos"], paths["output"], config, cache_dir=None, **extra)
+    expected = "does not exist" if where in ("model", "lora", "vae", "lama_model") else "File name too long"
+    assert expected in str(raised.value) and "\n" not in str(raised.value), str(raised.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import OutputError
@@ -30,24 +31,43 @@ def check_output_file(path: Path, suffix: str, *, inputs: Iterable[Path] = (), w
     """
     if path.suffix.lower() != suffix:
         raise OutputError(f"{path}: the {what} should be a {suffix} file")
-    if path.is_dir():
-        raise OutputError(f"{path}: the {what} is a directory")
-    _check_writable_folder(path, path.parent)
-    resolved = path.resolve()
-    if any(p.exists() and p.resolve() == resolved for p in inputs):
+    with _looked_up(path, what):
+        if path.is_dir():
+            raise OutputError(f"{path}: the {what} is a directory")
+        _check_writable_folder(path, path.parent)
+        resolved = path.resolve()
+    if any(_is_file(p, resolved) for p in inputs):
         raise OutputError(f"{path}: the {what} would overwrite an input")
     return path
 
 
 def check_output_folder(path: Path, *, what: str = "slots folder") -> Path:
     """`path` if it is a folder, or can be made in an existing writable one; else OutputError."""
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"{path}: the {what} is an existing file, not a folder")
-    if path.is_dir():
-        _check_writable_folder(path, path)
-    else:
-        _check_writable_folder(path, path.parent)
+    with _looked_up(path, what):
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"{path}: the {what} is an existing file, not a folder")
+        if path.is_dir():
+            _check_writable_folder(path, path)
+        else:
+            _check_writable_folder(path, path.parent)
     return path
+
+
+@contextmanager
+def _looked_up(path: Path, what: str) -> Iterator[None]:
+    """An OSError from looking `path` up (a name too long, a loop of links) as an OutputError naming it."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(f"{path}: the {what} cannot be looked up ({error.strerror or error})") from None
+
+
+def _is_file(candidate: Path, resolved: Path) -> bool:
+    """Whether `candidate` is the file `resolved`; False for a name that cannot be looked up (its reader reports that)."""
+    try:
+        return candidate.exists() and candidate.resolve() == resolved
+    except OSError:
+        return False
 
 
 def _check_writable_folder(path: Path, folder: Path) -> None:

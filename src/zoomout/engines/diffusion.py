@@ -518,7 +518,7 @@ def weights_problem(options: DiffusionOptions) -> str | None:
     source = options.model_source
     if _looks_like_path(source):
         folder = Path(source).expanduser()
-        if not folder.exists():
+        if not os.path.exists(folder):  # as `_looks_like_path`: a name too long to look up does not exist
             return f"model folder {folder} does not exist"
         if not (folder / "model_index.json").is_file():
             return f"model folder {folder} has no model_index.json (expected a diffusers model folder)"
@@ -613,7 +613,7 @@ def _weights_problem(source: str, kind: str) -> str | None:
     what = WHAT[kind]
     if _looks_like_path(source):
         location = Path(source).expanduser()
-        if not location.exists():
+        if not os.path.exists(location):
             return f"{what} {location} does not exist"
         if not weight_files(location, kind):
             expected = "a .safetensors file" if kind == "lora" else "config.json and diffusion_pytorch_model.safetensors"
@@ -628,7 +628,7 @@ def _local_weights(source: str, kind: str) -> Path | None:
     """A folder or file on disk: the path itself, or the cached hub snapshot that holds the files of `kind`."""
     if _looks_like_path(source):
         location = Path(source).expanduser()
-        return location if location.exists() else None
+        return location if os.path.exists(location) else None
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 
@@ -674,7 +674,7 @@ def _model_file(source: str, name: str) -> Path | None:
     """A file of the model (`unet/config.json`) on disk, in its folder or the Hugging Face cache, or None."""
     if _looks_like_path(source):
         path = Path(source).expanduser() / name
-        return path if path.is_file() else None
+        return path if os.path.isfile(path) else None  # as `_looks_like_path`: a name too long to look up is no file
     from huggingface_hub import try_to_load_from_cache
 
     cached = try_to_load_from_cache(source, name)
@@ -800,7 +800,8 @@ def _quiet(*libraries: Any) -> Iterator[None]:
 
 def _looks_like_path(source: str) -> bool:
     """A folder: anything that exists, or that a hub id (`org/name`) cannot be."""
-    return Path(source).expanduser().exists() or not re.fullmatch(r"[\w.-]+/[\w.-]+", source) or source.startswith(".")
+    # os.path.exists: a name the system cannot look up (too long) is a path that does not exist, not an OSError
+    return os.path.exists(os.path.expanduser(source)) or not re.fullmatch(r"[\w.-]+/[\w.-]+", source) or source.startswith(".")
 
 
 def _is_number(value: object) -> bool:

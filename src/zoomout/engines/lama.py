@@ -10,6 +10,7 @@ size or an output in 0..1 work as well.
 from __future__ import annotations
 
 import importlib.util
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -103,7 +104,8 @@ class LamaEngine(Engine):
         options = options or LamaOptions()
         if options.model_path is not None:
             path = Path(options.model_path).expanduser()
-            return None if path.is_file() else f"LaMa model {path} does not exist (expected an .onnx file)"
+            # os.path.isfile: a name too long to look up is a file that does not exist, not an OSError
+            return None if os.path.isfile(path) else f"LaMa model {path} does not exist (expected an .onnx file)"
         if _cached_model() is None and not download:
             return f"{LAMA_FILE} of {LAMA_REPO} is not on this machine"
         if _cached_model() is None and (offline := hub_unreachable_reason()):
@@ -154,7 +156,7 @@ def _output_scale(out: np.ndarray, work_image: np.ndarray, work_mask: np.ndarray
 def _model_file(options: LamaOptions) -> Path:
     if options.model_path is not None:
         path = Path(options.model_path).expanduser()
-        if not path.is_file():
+        if not os.path.isfile(path):
             raise EngineUnavailableError(f"LaMa model {path} does not exist (expected an .onnx file)")
         return path
     cached = _cached_model()
