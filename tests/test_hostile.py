@@ -459,3 +459,12 @@ def test_a_name_too_long_to_look_up_is_a_one_line_error(tmp_path, where):
     expected = "does not exist" if where in ("model", "lora", "vae", "lama_model") else "File name too long"
     assert expected in str(raised.value) and "\n" not in str(raised.value), str(raised.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_inspecting_a_name_too_long_to_look_up_is_a_one_line_error(tmp_path):
+    """`zoomout inspect` on a 300-character name: `Path.is_file()` raised OSError (ENAMETOOLONG), a traceback."""
+    from zoomout.errors import ProvenanceError
+    from zoomout.inspection import inspect_video
+
+    with pytest.raises(ProvenanceError, match="no such file"):
+        inspect_video(tmp_path / f"{'9' * 300}.mp4")

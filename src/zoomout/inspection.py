@@ -81,7 +81,7 @@ def inspect_video(
 ) -> Inspection:
     """Read a video's zoomout manifest (embedded, else the sidecar), re-hash its streams, read its C2PA credentials."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.isfile(path):  # os.path: a name too long to look up is no such file, not an OSError
         raise ProvenanceError(f"{path}: no such file")
     embedded = read_embedded_manifest(path)
     sidecar = read_sidecar(sidecar_path(path)) if sidecar_path(path).is_file() else None
