@@ -36,7 +36,7 @@ def check_output_file(path: Path, suffix: str, *, inputs: Iterable[Path] = (), w
             raise OutputError(f"{path}: the {what} is a directory")
         _check_writable_folder(path, path.parent)
         resolved = path.resolve()
-    if any(_is_file(p, resolved) for p in inputs):
+    if any(_is_the_file(p, resolved) for p in inputs):
         raise OutputError(f"{path}: the {what} would overwrite an input")
     return path
 
@@ -62,7 +62,7 @@ def _looked_up(path: Path, what: str) -> Iterator[None]:
         raise OutputError(f"{path}: the {what} cannot be looked up ({error.strerror or error})") from None
 
 
-def _is_file(candidate: Path, resolved: Path) -> bool:
+def _is_the_file(candidate: Path, resolved: Path) -> bool:
     """Whether `candidate` is the file `resolved`; False for a name that cannot be looked up (its reader reports that)."""
     try:
         return candidate.exists() and candidate.resolve() == resolved

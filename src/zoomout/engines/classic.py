@@ -89,16 +89,17 @@ class ClassicEngine(Engine):
         image_pad[~known_pad] = 0.0
 
         # 2. Structure: low-frequency extension of the known colours over everything
-        structure = _structure_fill(image_pad, known_pad, cell=max(block // 3, 2), decay_px=_DECAY_SHARE * _smaller_side(known))
+        decay_px = _DECAY_SHARE * _smaller_side(known)
+        structure = _structure_fill(image_pad, known_pad, cell=max(block // 3, 2), decay_px=decay_px)
         detail = np.where(known_pad[..., None], image_pad - structure, 0.0).astype(np.float32)
 
         # 3. Source positions: whole blocks of the known region, centred in its outer band; with
         #    a reference (the previous slot at full size) its outer band instead, since the shrunk
         #    centre's texture is finer by the zoom factor: sourcing it slot after slot would shrink
         #    the texture until the far slots are flat
-        source_layers = None
+        source_layers, zoom = None, _zoom_of(known)
         if reference is not None and reference.shape == image.shape and min(mask.shape) >= 4 * block:
-            source_layers, sources = self._reference_sources(reference, _zoom_of(known), block)
+            source_layers, sources = self._reference_sources(reference, zoom, block)
         else:
             sources, block = _source_positions(known, pad, block)
             sources = [sources] if sources is not None else None
@@ -109,10 +110,11 @@ class ClassicEngine(Engine):
         #    the chain's world, so the far slots are not one texture all over
         nearest = _nearest_known(known_pad)
         gain = None
-        if source_layers is not None and reference_slot is not None and _reaches_the_edge(mask).any():
+        reaches_the_edge = mask[[0, -1]].any() or mask[:, [0, -1]].any()  # a nest's enclosed band does not
+        if source_layers is not None and reference_slot is not None and reaches_the_edge:
             gain = _texture_gain(
-                mask.shape, pad, seed=seed - slot, slot=slot, zoom=_zoom_of(known), after_photo=reference_slot == slot - 1,
-                distance=nearest[0], fade_px=_DECAY_SHARE * _smaller_side(known),
+                mask.shape, pad, seed=seed - slot, slot=slot, zoom=zoom, after_photo=reference_slot == slot - 1,
+                distance=nearest[0], fade_px=decay_px,
             )  # fmt: skip
 
         # 5. Texture: quilt detail blocks into the ring, nearest to the known region first
@@ -481,7 +483,7 @@ def _quilt(
 
     # feather ramp: 0 at the block edge, 1 past the overlap, smooth in between
     ramp_1d = np.minimum(np.minimum(np.arange(block), np.arange(block)[::-1]) + 1, overlap + 1) / (overlap + 1)
-    ramp_1d = ramp_1d * ramp_1d * (3.0 - 2.0 * ramp_1d)
+    ramp_1d = _smoothstep(ramp_1d)
     ramp = np.minimum.outer(ramp_1d, ramp_1d).astype(np.float32)[..., None]
     stride = max(block // 16, 1)
     grid_y, grid_x = np.mgrid[0:block:stride, 0:block:stride]
@@ -632,7 +634,7 @@ def _world_noise(shape: tuple[int, int], pad: int, *, seed: int, slot: int, zoom
         weight = float(np.clip(level + 1, 0, 1) * np.clip(top + 1 - level, 0, 1))
         if weight <= 0 or spacing * short / zoom**slot < step:
             continue
-        weight = weight * weight * (3 - 2 * weight)
+        weight = _smoothstep(weight)
         lx, ly = u / spacing, v / spacing
         x0, y0 = int(np.floor(lx[0])) - 2, int(np.floor(ly[0])) - 2
         ix = np.arange(x0, int(np.ceil(lx[-1])) + 3)
@@ -777,7 +779,7 @@ def _mirror_feather(
     inside = known[my, mx]
     my, mx = np.where(inside, my, qy), np.where(inside, mx, qx)
     ramp = np.clip(1.0 - (distance[py, px] - 0.5) / width_px, 0.0, 1.0)
-    weight = (ramp * ramp * (3.0 - 2.0 * ramp))[:, None]
+    weight = _smoothstep(ramp)[:, None]
     # texture, not features: a light or an edge at the border is not mirrored at full strength
     mirrored = detail[my, mx]
     strength = np.linalg.norm(mirrored, axis=1, keepdims=True)
@@ -786,6 +788,11 @@ def _mirror_feather(
     out = residual.copy()
     out[py, px] = weight * mirrored + (1.0 - weight) * residual[py, px]
     return out
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    """3t² − 2t³: from 0 to 1 over t in [0, 1] with a flat start and end (t already clipped)."""
+    return t * t * (3.0 - 2.0 * t)
 
 
 def _pull_push(total: np.ndarray, weight: np.ndarray) -> np.ndarray:
