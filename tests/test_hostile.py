@@ -468,3 +468,19 @@ def test_inspecting_a_name_too_long_to_look_up_is_a_one_line_error(tmp_path):
 
     with pytest.raises(ProvenanceError, match="no such file"):
         inspect_video(tmp_path / f"{'9' * 300}.mp4")
+
+
+def test_an_output_name_its_folder_would_refuse_while_writing_is_refused_before_any_work(tmp_path):
+    """A 248-byte name passed every check, then failed at the very end: its temporary file `.NAME.<token>.tagged.mp4` and
+    the sidecar `NAME.zoomout.json` are longer, and the folder takes 255 bytes. Now the plan refuses it and says how long
+    a name may be; a name of that length makes it through."""
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (32, 24), "teal").save(photo)
+    config = Config(width_px=180, height_px=320, slots=1)
+    with pytest.raises(OutputError, match=r"the output's name is too long: .* at most (\d+) bytes") as raised:
+        plan_run([photo], tmp_path / f"{'a' * 244}.mp4", config, cache_dir=None)
+    longest = int(re.search(r"at most (\d+) bytes", str(raised.value)).group(1))
+    plan_run([photo], tmp_path / f"{'a' * (longest - 4)}.mp4", config, cache_dir=None)
+    with pytest.raises(OutputError, match="name is too long"):
+        plan_run([photo], tmp_path / f"{'a' * (longest - 3)}.mp4", config, cache_dir=None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]

@@ -18,6 +18,17 @@ import numpy as np
 from PIL import Image
 
 TEMPORARY_SUFFIXES = (".tmp", ".tmp.mp4", ".draft.mp4", ".tagged.mp4")
+_TOKEN_BYTES = 4  # random bytes in a temporary name, written as hex
+
+
+def temporary_name(path: Path, suffix: str = ".tmp", token: str = "0" * 2 * _TOKEN_BYTES) -> str:
+    """The name `.NAME.<token><suffix>` of a temporary file beside `path` (the default token: its length)."""
+    return f".{path.name}.{token}{suffix}"
+
+
+def longest_temporary_name(path: Path) -> str:
+    """The longest name a writer of `path` may give a temporary file beside it: what the folder must accept."""
+    return temporary_name(path, max(TEMPORARY_SUFFIXES, key=len))
 
 
 @contextmanager
@@ -28,7 +39,7 @@ def temporary_beside(path: Path, suffix: str = ".tmp") -> Iterator[Path]:
     one of TEMPORARY_SUFFIXES, so that `remove_leftovers` finds it after a kill.
     """
     while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{suffix}")
+        tmp = path.with_name(temporary_name(path, suffix, secrets.token_hex(_TOKEN_BYTES)))
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
             break

@@ -13,10 +13,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .atomic import longest_temporary_name
 from .errors import OutputError
 
 
-def check_output_file(path: Path, suffix: str, *, inputs: Iterable[Path] = (), what: str = "output") -> Path:
+def check_output_file(
+    path: Path, suffix: str, *, inputs: Iterable[Path] = (), what: str = "output", companions: Iterable[str] = ()
+) -> Path:
     """`path` if a `suffix` file can be written there without touching an input; else OutputError.
 
     Parameters
@@ -28,6 +31,8 @@ def check_output_file(path: Path, suffix: str, *, inputs: Iterable[Path] = (), w
         Files that must not be overwritten (the photos).
     what : str
         How the message names the file ("output", "contact sheet", "spectrogram", …).
+    companions : suffixes
+        Files written beside it under its name with another suffix (the video's `.zoomout.json`).
     """
     if path.suffix.lower() != suffix:
         raise OutputError(f"{path}: the {what} should be a {suffix} file")
@@ -35,6 +40,7 @@ def check_output_file(path: Path, suffix: str, *, inputs: Iterable[Path] = (), w
         if path.is_dir():
             raise OutputError(f"{path}: the {what} is a directory")
         _check_writable_folder(path, path.parent)
+        _check_name_fits(path, what, companions)
         resolved = path.resolve()
     if any(_is_the_file(p, resolved) for p in inputs):
         raise OutputError(f"{path}: the {what} would overwrite an input")
@@ -68,6 +74,21 @@ def _is_the_file(candidate: Path, resolved: Path) -> bool:
         return candidate.exists() and candidate.resolve() == resolved
     except OSError:
         return False
+
+
+def _check_name_fits(path: Path, what: str, companions: Iterable[str]) -> None:
+    """The names written beside `path` fit its folder: its own and its companions', each with its temporary file's.
+
+    A name the folder refuses fails only when the file is written: at the end of a run.
+    """
+    limit = os.pathconf(path.parent, "PC_NAME_MAX")
+    written = [path, *(path.with_suffix(companion) for companion in companions)]
+    over = max(len(os.fsencode(longest_temporary_name(p))) for p in written) - limit
+    if over > 0:
+        raise OutputError(
+            f"{path}: the {what}'s name is too long: its folder takes names of up to {limit} bytes, and the files "
+            f"written beside it take longer ones, so at most {len(os.fsencode(path.name)) - over} bytes"
+        )
 
 
 def _check_writable_folder(path: Path, folder: Path) -> None:

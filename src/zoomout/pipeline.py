@@ -24,7 +24,7 @@ from .errors import ConfigError, EngineUnavailableError, OutputError, PhotoError
 from .frames import iter_video_frames
 from .label import Label, label_frames, make_label
 from .load import MIN_SIDE_PX, Photo, load_photos
-from .manifest import DescribesEngine, build_manifest, sidecar_path
+from .manifest import SIDECAR_SUFFIX, DescribesEngine, build_manifest, sidecar_path
 from .mastering import CEILING_DBTP, TARGET_LUFS, loudness_lufs
 from .outputs import check_output_file, check_output_folder
 from .plan import Plan, Timeline, plan_timeline, segment_slot_counts
@@ -123,7 +123,7 @@ def plan_run(
     before starting.
     """
     inputs = [Path(p) for p in photos]
-    output_path = check_output_file(Path(output), ".mp4", inputs=inputs)
+    output_path = check_output_file(Path(output), ".mp4", inputs=inputs, companions=[SIDECAR_SUFFIX])
     if contact_sheet is not None:
         check_output_file(Path(contact_sheet), ".png", inputs=inputs, what="contact sheet")
     if save_slots_to is not None:
