@@ -5,6 +5,9 @@ Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zo
 - seam ratio at the kept centre's border of slots 1-5, at slot 0's photo edges with
   `fit='contain'`, and at both edges of a nest's blend band (goal ≤ 1.15);
 - far-slot texture: ring high-pass of slot 12 over slot 1's (goal ≥ 0.7);
+- block grid: how much the texture strength beside the kept centre of slots 1 and 2 rises
+  and falls with the quilt's block step (`quality.grid_contrast`), against the photo's own
+  texture folded at the same step;
 - layout kept: how much of the photo's coarse colour layout (4x4 cells) the rings of slots
   1, 3, 5 and 12 keep (1 all, 0 none: one colour all over), and how unevenly the texture is
   spread over slot 12's ring against over the photo (`quality.texture_variation`: one
@@ -29,7 +32,7 @@ from PIL import Image
 from zoomout import quality
 from zoomout.chain import build_chain, fit_photo
 from zoomout.config import Config
-from zoomout.engines.classic import ClassicEngine
+from zoomout.engines.classic import ClassicEngine, block_grid
 from zoomout.frames import iter_video_frames, loop_weight
 from zoomout.geometry import centred_offset, place
 from zoomout.load import Photo
@@ -87,7 +90,17 @@ def chain_figures(photo: np.ndarray) -> dict[str, object]:
         "seams": [quality.seam_ratio(stack.images[k], quality.centre_box(~stack.masks[k])) for k in slots],
         "far": quality.ring_highpass(stack.images[-1], stack.masks[-1]) / quality.ring_highpass(stack.images[1], stack.masks[1]),
         "real sides": real_side_seams(photo, stack.images[1], quality.centre_box(~stack.masks[1])),
+        "grid": [grid_contrast(stack.images[k], stack.masks[k]) for k in (1, 2)] + [grid_contrast(stack.images[0], stack.masks[1])],
     }
+
+
+def grid_contrast(image: np.ndarray, ring: np.ndarray) -> float:
+    """`quality.grid_contrast` at the classic engine's block step, from its block grid's origin (the kept centre's corner)."""
+    block, step = block_grid(*ring.shape)
+    top, _, left, _ = quality.centre_box(~ring)
+    # the quilt lays its grid on the frame padded by one block, from the kept centre's corner modulo the step
+    origin = tuple((edge + block) % step - block for edge in (top, left))
+    return quality.grid_contrast(image, ring, step, origin)
 
 
 def real_side_seams(photo: np.ndarray, slot: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float] | None:
@@ -195,6 +208,7 @@ def main(names: list[str]) -> None:
         if chain["real sides"] is not None:
             print(f"  real sides  slot 1's left and right edges {chain['real sides'][0]:.2f}, the real photo's there {chain['real sides'][1]:.2f}")
         print(f"  far slots   {chain['far']:.2f} (slot {FAR_SLOTS} / slot 1 ring high-pass)")
+        print(f"  block grid  {chain['grid'][0]:.2f} {chain['grid'][1]:.2f} (slots 1, 2); the photo's own at that step {chain['grid'][2]:.2f}")
         print(f"  layout kept {' '.join(f'{k:.2f}' for k in chain['layout'])} (slots 1, 3, 5, {FAR_SLOTS}); texture variation "
               f"{chain['variation'][0]:.2f} (slot {FAR_SLOTS}) vs {chain['variation'][1]:.2f} (photo)")  # fmt: skip
         print(f"  loop seam   {loop_ratio:.2f}; {blended} blended frames, {ghost_s:.2f} s of double exposure")

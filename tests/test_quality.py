@@ -115,3 +115,13 @@ def test_texture_variation_tells_one_texture_from_a_mix():
     assert quality.texture_variation(everywhere, ring_mask()) < 0.1
     half = grey(128 + rng.normal(0, 10, (H, W)) * (np.arange(H) < H // 2)[:, None])  # smooth sky above, texture below
     assert quality.texture_variation(half, ring_mask()) > 0.5
+
+
+def test_grid_contrast_tells_a_block_grid_from_one_texture():
+    rng = np.random.default_rng(6)
+    everywhere = grey(128 + rng.normal(0, 10, (H, W)))
+    assert quality.grid_contrast(everywhere, ring_mask(), 22, (0, 0)) < 1.45  # the folded bins of a small ring are noisy
+    ys, xs = np.mgrid[0:H, 0:W]
+    calm_middles = ((ys - 5) % 22 < 8) | ((xs - 5) % 22 < 8)  # texture only where blocks overlap, as on a sparse quilt
+    grid = grey(128 + rng.normal(0, 10, (H, W)) * calm_middles)
+    assert quality.grid_contrast(grid, ring_mask(), 22, (5, 5)) > 1.6

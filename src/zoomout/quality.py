@@ -7,6 +7,7 @@ None needs a ground truth except `ring_fidelity_db` and `texture_ratio` (crop-an
 - `ring_highpass`: texture strength of a ring (a void fades it to 0).
 - `layout_kept`: whether a ring keeps a picture's coarse colour layout (sky above, floor below).
 - `texture_variation`: how much the texture strength varies over a ring (a uniform field ≈ 0).
+- `grid_contrast`: how much a ring's texture strength rises and falls with a block grid's step.
 - `loop_seam_ratio`: how much the frames at a loop's seam change against the frames next to it.
 - `double_exposure_s`: how long, and over how much of the frame, a blend mixes two different pictures.
 """
@@ -211,6 +212,41 @@ def texture_variation(image: np.ndarray, region: np.ndarray) -> float:
     means, covered = cell_means(energy, region, TEXTURE_GRID)
     strength = np.sqrt(means[covered, 0])
     return float(strength.std() / max(strength.mean(), 1e-6))
+
+
+def grid_contrast(image: np.ndarray, ring: np.ndarray, step: int, origin: tuple[int, int]) -> float:
+    """How much the ring's texture strength rises and falls with a grid of period `step`: 1 not at all.
+
+    The high-pass energy beside the kept centre is averaged per column (left and right of it)
+    and per row (above and below it), and folded by position modulo `step` from the grid's
+    `origin`. The result is the folded profiles' maximum over their mean, averaged over the
+    two: a quilt whose block overlaps are busier or calmer than the blocks' middles scores
+    well above a photo's own texture at the same step.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+    ring : (H, W) bool ndarray
+        The generated ring around a rectangular kept centre.
+    step : int
+        The grid's period in pixels.
+    origin : (y, x)
+        Where one of the grid's rows and columns starts (any integer, negative too).
+    """
+    grey = luminance(image)
+    energy = (grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX)) ** 2
+    top, bottom, left, right = centre_box(~ring)
+    contrasts = []
+    for profile, start in (
+        (np.r_[energy[top:bottom, :left].mean(0), energy[top:bottom, right:].mean(0)], np.r_[0:left, right : ring.shape[1]] - origin[1]),
+        (np.r_[energy[:top, left:right].mean(1), energy[bottom:, left:right].mean(1)], np.r_[0:top, bottom : ring.shape[0]] - origin[0]),
+    ):  # fmt: skip
+        phase = start % step
+        if profile.size < 2 * step:
+            continue
+        folded = np.bincount(phase, profile, minlength=step) / np.maximum(np.bincount(phase, minlength=step), 1)
+        contrasts.append(folded.max() / max(folded.mean(), 1e-9))
+    return float(np.mean(contrasts)) if contrasts else float("nan")
 
 
 def gradient_magnitude(image: np.ndarray) -> np.ndarray:

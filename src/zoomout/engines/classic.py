@@ -82,7 +82,7 @@ class ClassicEngine(Engine):
         known = ~mask
 
         # 1. Scales: block size follows the image, the pad makes every block whole
-        block = int(np.clip(round(min(height, width) / 17), 4, 64))
+        block, _ = block_grid(height, width)
         pad = block
         known_pad = np.pad(known, pad, constant_values=False)
         image_pad = np.pad(image.astype(np.float32), ((pad, pad), (pad, pad), (0, 0)))
@@ -141,6 +141,17 @@ class ClassicEngine(Engine):
             self._reference_key = key
             self._reference_value = _reference_sources(reference, zoom, block, cell=max(block // 3, 2))
         return self._reference_value
+
+
+def block_grid(height: int, width: int) -> tuple[int, int]:
+    """The quilt's block size for an (height, width) image, and its step: blocks overlap by a third."""
+    block = int(np.clip(round(min(height, width) / 17), 4, 64))
+    return block, block - _overlap(block)
+
+
+def _overlap(block: int) -> int:
+    """How far neighbouring quilt blocks overlap."""
+    return max(block // 3, 1)
 
 
 def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.ndarray:
@@ -424,7 +435,7 @@ def _quilt(
     seam_diff, seam_weight : (H + 2 pad, W + 2 pad, 3) and (H + 2 pad, W + 2 pad) float32
         Known minus synthesised detail where blocks overlapped known pixels, and where.
     """
-    overlap = max(block // 3, 1)
+    overlap = _overlap(block)
     step = block - overlap
     height, width = known_pad.shape
     gain = np.ones(known_pad.shape, np.float32) if gain is None else gain
