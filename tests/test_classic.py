@@ -201,6 +201,35 @@ def test_texture_gain_leaves_a_photo_s_border_alone_and_goes_on_from_a_generated
     assert 0.8 < np.mean(means) < 1.25, means
 
 
+def test_the_background_is_the_band_s_dominant_colour_not_its_mean():
+    """A sky with a few dark branches in it: the plain mean is a grey found nowhere, the dominant colour is the sky's."""
+    rng = np.random.default_rng(2)
+    sky, branches = np.array([100.0, 150.0, 220.0]), np.array([20.0, 20.0, 20.0])
+    values = np.concatenate([sky + rng.normal(0, 6, (800, 3)), branches + rng.normal(0, 6, (200, 3))])
+    assert np.linalg.norm(values.mean(axis=0) - sky) > 30
+    assert np.linalg.norm(classic._dominant_colour(values) - sky) < 5
+
+
+def test_a_sky_with_branches_goes_on_as_sky_far_out():
+    """The far ring takes the band's sky colour, not the sky darkened by the branches in it."""
+    height, width = 480, 270
+    rng = np.random.default_rng(4)
+    image = np.empty((height, width, 3), np.float32)
+    image[:] = (100, 150, 220)
+    image += rng.normal(0, 3, image.shape)
+    for _ in range(40):  # dark branches across the sky
+        start = rng.integers(0, (width, height))
+        cv2.line(image, tuple(int(v) for v in start), tuple(int(v) for v in start + rng.integers(-60, 60, 2)), (20, 20, 20), 4)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    mask = centre_mask(height, width)
+    out = restore(np.where(mask[..., None], 0, image).astype(np.uint8), mask)
+    far = mask.copy()
+    far[height // 8 : -height // 8, width // 8 : -width // 8] = False  # the outer eighth, past the border's colours
+    band_mean = image[~mask].reshape(-1, 3).mean(axis=0)
+    far_colour = cv2.GaussianBlur(out.astype(np.float32), (0, 0), 8)[far].mean(axis=0)
+    assert np.linalg.norm(far_colour - (100, 150, 220)) < 0.5 * np.linalg.norm(band_mean - (100, 150, 220)), (far_colour, band_mean)
+
+
 def test_chained_zoom_keeps_the_palette():
     """Six zoom-2 slots in a row: the colours neither drift to black nor fade to grey."""
     image = cv2.resize(photo("coffee", 320), (160, 96), interpolation=cv2.INTER_AREA)

@@ -5,7 +5,7 @@ extra eyes in the ring; diffusion inpainting (Telea) smears edge colours into st
 mirroring repeats the subject. This engine splits the image into two layers:
 
 - structure, the low frequencies: at low resolution, the border's local colours fade
-  into the mean colour of the known region's outer band (most likely background), so the
+  into the dominant colour of the known region's outer band (most likely background), so the
   far edge never goes dark and no radial rays appear, as they do when a membrane fill
   carries every border colour to infinity;
 - texture, the detail (image minus structure): image quilting in onion-peel order,
@@ -49,8 +49,9 @@ _NOISE_FLOOR = 4.0  # detail level (0-255) below which overlap differences are n
 _FALLOFF_BLOCKS = 1.5  # the seam correction fades out over this many blocks from the known region
 _MIRROR_BLOCKS = 0.2  # the known detail continues, mirrored, this many blocks into the ring
 _MIRROR_LIMIT = 3.0  # ... up to this many times the border's median detail strength
-_BORDER_BLOCKS = 0.15  # the last mismatch with the known pixels fades out over this many blocks
+_BORDER_BLOCKS = 0.3  # the last mismatch with the known pixels fades out over this many blocks
 _DECAY_SHARE = 0.25  # border colours fade into the background model over this share of the known region's smaller side
+_DOMINANT_STEPS = 10  # reweighting steps of the background's dominant colour (it settles within a few)
 _VARIETY = 0.6  # how much the texture's strength varies over the far field: its log is this times a unit-std field
 _VARIETY_FINEST_PX = 8.0  # the variety's finest features (finer ones fade out over an octave): the texture's own scale is below
 _VARIETY_UNIT = 1 / 64  # lattice spacing of the finest world octave, as a share of the slot's short side at slot 0
@@ -63,7 +64,7 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "6"
+    revision: ClassVar[str] = "7"
     uses_reference: ClassVar[bool] = True
     trained_model: ClassVar[bool] = False
 
@@ -184,7 +185,7 @@ def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px
     A membrane fill carries every border colour to infinity: over a chain the dark and bright
     parts of the border become cones and beams radiating from the photo. Here the ring is
     b + a membrane fill of the border's offset from b, faded by a Gaussian of the distance to
-    the known region (σ√2 = `decay_px`), with b the outer band's mean colour: near the photo
+    the known region (σ√2 = `decay_px`), with b the outer band's dominant colour: near the photo
     its sky stays above and its floor below, farther out the ring is background with no
     preferred direction. It does what a screened Poisson fill (Δ − k²)u = −k²·b does, but
     its fade starts flat: the screened fill's exponential leaves the border with a kink in
@@ -244,19 +245,40 @@ def _full_resolution(colour: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _background_model(colour: np.ndarray, fixed: np.ndarray) -> np.ndarray:
-    """(C,) mean colour of the outer band of the fixed cells: the known region's most likely background.
+    """(C,) dominant colour of the outer band of the fixed cells: the known region's most likely background.
 
     The band is the fixed cells within _BAND_FRACTION of the known region's smaller side of
-    a free cell. A constant, not a plane: a plane that keeps the band's slope saturates into
-    a horizon through the photo within a few slots (ray index 2.4 on the coffee photo), and
-    one that keeps 1/zoom of it meets the previous slot's at another level, which stacks up
-    into a corridor of nested rectangles (ray index 1.3 on the camera photo).
+    a free cell. Its dominant colour is a robust mean (`_dominant_colour`), not the plain one:
+    the plain mean of a sky with a few dark branches or lit towers in it is a grey found
+    nowhere in the photo, and the ring fades from the sky into that grey, a soft rectangle
+    around the photo (the rocket's dusk-blue sky turned grey-violet, the tower's blue sky grey).
+
+    A constant, not a plane: a plane that keeps the band's slope saturates into a horizon
+    through the photo within a few slots (ray index 2.4 on the coffee photo), and one that
+    keeps 1/zoom of it meets the previous slot's at another level, which stacks up into a
+    corridor of nested rectangles (ray index 1.3 on the camera photo).
     """
     ys, xs = np.nonzero(fixed)
     side = max(min(np.ptp(ys), np.ptp(xs)) + 1, 1)
     depth = cv2.distanceTransform(fixed.astype(np.uint8), cv2.DIST_L2, 3)
     band = fixed & (depth <= max(_BAND_FRACTION * side, 1.5))
-    return colour[band].mean(axis=0)
+    return _dominant_colour(colour[band])
+
+
+def _dominant_colour(values: np.ndarray) -> np.ndarray:
+    """(C,) the colour most of `values` (N, C) lie near: a mean whose weights fall off as Cauchy's with the distance to it.
+
+    Starts from the per-channel median; each step weighs every value by 1 / (1 + (d / s)²),
+    d its distance to the estimate and s the median of those distances. The minority
+    colours (a subject's edge, lights) barely count, and the estimate settles in the
+    majority's cluster instead of between clusters.
+    """
+    centre = np.median(values, axis=0)
+    for _ in range(_DOMINANT_STEPS):
+        distance = np.linalg.norm(values - centre, axis=1)
+        weight = 1.0 / (1.0 + (distance / max(float(np.median(distance)), 1.0)) ** 2)
+        centre = weight @ values / weight.sum()
+    return centre
 
 
 def _membrane_solve(values: np.ndarray, fixed: np.ndarray, *, order: int = 1) -> np.ndarray:
