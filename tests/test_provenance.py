@@ -96,6 +96,14 @@ def test_inspect_untouched_and_remuxed_file_reports_unchanged(made, tmp_path):
     assert any("no manifest inside the video" in note for note in found.notes)
 
 
+def test_inspect_a_video_whose_sidecar_name_is_too_long_to_look_up(made, tmp_path):
+    """A 248-byte video name is fine, its sidecar's (261 bytes) is not: `Path.is_file()` on it raised OSError, a traceback."""
+    long = tmp_path / f"{'v' * 244}.mp4"
+    long.write_bytes(made.path.read_bytes())
+    found = inspect_video(long)
+    assert found.manifest_source == "embedded" and found.streams_unchanged is True
+
+
 def test_inspect_reports_flipped_bytes_in_a_video_packet(made, tmp_path):
     with av.open(str(made.path)) as container:
         packet = next(p for p in container.demux(video=0) if p.size > 100 and not p.is_keyframe)

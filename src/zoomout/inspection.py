@@ -84,13 +84,14 @@ def inspect_video(
     if not os.path.isfile(path):  # os.path: a name too long to look up is no such file, not an OSError
         raise ProvenanceError(f"{path}: no such file")
     embedded = read_embedded_manifest(path)
-    sidecar = read_sidecar(sidecar_path(path)) if sidecar_path(path).is_file() else None
+    beside = sidecar_path(path)  # longer than the video's name: it may be too long to look up when the video's is not
+    sidecar = read_sidecar(beside) if os.path.isfile(beside) else None
     notes = []
     manifest, source = (embedded, "embedded") if embedded is not None else (sidecar, "sidecar" if sidecar else None)
     if embedded is None and sidecar is not None:
-        notes.append(f"no manifest inside the video; read {sidecar_path(path).name}")
+        notes.append(f"no manifest inside the video; read {beside.name}")
     if embedded is not None and sidecar is not None and embedded != sidecar:
-        notes.append(f"{sidecar_path(path).name} differs from the manifest inside the video (the video's is shown)")
+        notes.append(f"{beside.name} differs from the manifest inside the video (the video's is shown)")
     streams = hash_streams(path)
     changes = compare_streams(manifest.get("streams", {}), streams) if manifest is not None else []
     credentials = None
