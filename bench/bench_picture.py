@@ -4,7 +4,8 @@ Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zo
 - ray index of slots 1-5 (real surroundings ≈ 0.95; goal ≤ 1.10);
 - seam ratio at the kept centre's border of slots 1-5, at slot 0's photo edges with
   `fit='contain'`, and at both edges of a nest's blend band (goal ≤ 1.15), with what the
-  outer photo itself scores at the band's outer edge;
+  outer photo itself scores at the band's outer edge, and the band's texture strength next
+  to that edge over the photo's beyond it (`quality.edge_texture_ratio`, 1: one texture);
 - far-slot texture: ring high-pass of slot 12 over slot 1's (goal ≥ 0.7);
 - block grid: how much the texture strength beside the kept centre of slots 1 and 2 rises
   and falls with the quilt's block step (`quality.grid_contrast`), against the photo's own
@@ -133,11 +134,12 @@ def contain_seam(photo: np.ndarray) -> float:
     return quality.seam_ratio(slot, quality.centre_box(~unknown))
 
 
-def nest_seams(photo: np.ndarray, outer: np.ndarray) -> tuple[float, float, float]:
+def nest_seams(photo: np.ndarray, outer: np.ndarray) -> tuple[float, float, float, float]:
     """Seam ratios at the inner and outer edge of the blend band where `photo`'s slot 1 lands in `outer`.
 
     The third is what `outer` itself scores at the band's outer edge: the band is cut out of
-    it, so its own pixels there are what a seamless fill would continue.
+    it, so its own pixels there are what a seamless fill would continue. The fourth is the
+    band's texture strength next to that edge over `outer`'s beyond it (1: one texture goes on).
     """
     stack = build_chain(
         photo, width_px=WIDTH, height_px=HEIGHT, slots=2, zoom_per_slot=ZOOM, fit="cover",
@@ -146,7 +148,10 @@ def nest_seams(photo: np.ndarray, outer: np.ndarray) -> tuple[float, float, floa
     image, mask = stack.images[2], stack.masks[2]
     outer_edge = quality.outer_box(mask)
     own, _ = fit_photo(outer, WIDTH, HEIGHT, "cover")
-    return quality.seam_ratio(image, quality.centre_box(~mask)), quality.seam_ratio(image, outer_edge), quality.seam_ratio(own, outer_edge)
+    return (
+        quality.seam_ratio(image, quality.centre_box(~mask)), quality.seam_ratio(image, outer_edge),
+        quality.seam_ratio(own, outer_edge), quality.edge_texture_ratio(image, outer_edge),
+    )  # fmt: skip
 
 
 def loop_figures(name: str, photo: np.ndarray) -> tuple[float, int, float]:
@@ -204,14 +209,15 @@ def main(names: list[str]) -> None:
         photo = others[name]
         chain = chain_figures(photo)
         outer = others[names[(i + 1) % len(names)]]
-        inner_seam, outer_seam, outer_own = nest_seams(photo, outer)
+        inner_seam, outer_seam, outer_own, outer_texture = nest_seams(photo, outer)
         loop_ratio, blended, ghost_s = loop_figures(name, photo)
         fidelity, texture, layout, seam, real_seam = restore_figures(photo)
         held = "held out" if PHOTOS[name][1] else "in tests"
         print(f"{name} ({PHOTOS[name][2]}; {held})")
         print(f"  ray index   {' '.join(f'{r:.2f}' for r in chain['rays'])}")
         print(f"  seam ratio  {' '.join(f'{r:.2f}' for r in chain['seams'])}; contain {contain_seam(photo):.2f}; "
-              f"nest band {inner_seam:.2f} / {outer_seam:.2f} (the outer photo's own there {outer_own:.2f})")  # fmt: skip
+              f"nest band {inner_seam:.2f} / {outer_seam:.2f} (the outer photo's own there {outer_own:.2f}; "
+              f"texture next to it {outer_texture:.2f}x the photo's)")  # fmt: skip
         if chain["real sides"] is not None:
             print(f"  real sides  slot 1's left and right edges {chain['real sides'][0]:.2f}, the real photo's there {chain['real sides'][1]:.2f}")
         print(f"  far slots   {chain['far']:.2f} (slot {FAR_SLOTS} / slot 1 ring high-pass)")

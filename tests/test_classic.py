@@ -201,6 +201,25 @@ def test_texture_gain_leaves_a_photo_s_border_alone_and_goes_on_from_a_generated
     assert 0.8 < np.mean(means) < 1.25, means
 
 
+def test_a_nest_s_photo_frame_sources_blocks_that_lie_near_it():
+    """Around a nest's band: sources only in the photo's frame, and a share that runs from 0 at the centre to 1 at the frame."""
+    height, width, pad, block = 160, 96, 8, 8
+    known = np.ones((height, width), bool)
+    known[30:130, 18:78] = False  # the band
+    known[55:105, 33:63] = True  # the shrunk chain inside it
+    frame = classic._reaches_the_edge(known)
+    outside = classic._outside_sources(known, frame, pad, block)
+    ys, xs = outside.corners[:, 0] - pad, outside.corners[:, 1] - pad
+    assert all(frame[ys + dy, xs + dx].all() for dy, dx in [(0, 0), (block - 1, 0), (0, block - 1), (block - 1, block - 1)])
+    share = outside.share[pad:-pad, pad:-pad]
+    assert (share[known & ~frame] == 0).all() and (share[frame] == 1).all()
+    assert 0.3 < share[80, 25] < 0.7  # across the band's middle, halfway
+    nearest = outside.row[pad + 80, pad + 20] - pad, outside.col[pad + 80, pad + 20] - pad
+    assert nearest == (80, 17)
+    # a chain's open ring has no frame, and nothing to take from
+    assert classic._outside_sources(~centre_mask(height, width), classic._reaches_the_edge(~centre_mask(height, width)), pad, block) is None
+
+
 def test_the_background_is_the_band_s_dominant_colour_not_its_mean():
     """A sky with a few dark branches in it: the plain mean is a grey found nowhere, the dominant colour is the sky's."""
     rng = np.random.default_rng(2)

@@ -59,6 +59,8 @@ def test_outer_box_is_the_band_s_outer_edge():
     band[40:120, 24:72] = False
     assert quality.outer_box(band) == (20, 140, 10, 86)
     assert quality.centre_box(~band) == (40, 120, 24, 72)
+    band[0], band[:, -1] = True, True  # a nest photo's fit that leaves slivers at the image's edge to generate
+    assert quality.outer_box(band) == (20, 140, 10, 86)
 
 
 def test_ring_highpass_is_zero_on_a_smooth_ring():
@@ -78,6 +80,19 @@ def test_fidelity_and_texture_ratio_of_the_truth_itself():
     assert quality.texture_ratio(truth, truth, ring_mask()) == pytest.approx(1.0)
     flat = np.full_like(truth, 128)
     assert quality.texture_ratio(flat, truth, ring_mask()) == pytest.approx(0.0)
+
+
+def test_edge_texture_ratio_tells_one_texture_from_a_smooth_fade():
+    rng = np.random.default_rng(7)
+    texture = 128 + rng.normal(0, 12, (H, W))
+    box = (H // 4, 3 * H // 4, W // 4, 3 * W // 4)
+    assert quality.edge_texture_ratio(grey(texture), box) == pytest.approx(1.0, abs=0.1)
+    top, bottom, left, right = box
+    faded = texture.copy()
+    faded[top:bottom, left:right] = 128 + 0.4 * (texture[top:bottom, left:right] - 128)  # a band 0.4x as strong inside
+    assert quality.edge_texture_ratio(grey(faded), box) == pytest.approx(0.4, abs=0.06)
+    faded[top + 8 : bottom - 8, left + 8 : right - 8] = 128  # only the 8 px next to the edge count
+    assert quality.edge_texture_ratio(grey(faded), box) == pytest.approx(0.4, abs=0.06)
 
 
 def test_loop_seam_ratio_sees_a_jump_not_a_steady_rise():

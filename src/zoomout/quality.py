@@ -71,10 +71,19 @@ def centre_box(known: np.ndarray) -> tuple[int, int, int, int]:
 
 
 def outer_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) of the outermost `mask` pixels on the centre column and row: a nest band's outer edge."""
+    """(top, bottom, left, right) of the `mask` runs next to the kept centre on the centre column and row: a nest band's outer edge.
+
+    Generated pixels farther out (a nest photo's fit that leaves a sliver at the image's edge
+    uncovered) are not the band's.
+    """
     height, width = mask.shape
-    rows, cols = np.flatnonzero(mask[:, width // 2]), np.flatnonzero(mask[height // 2])
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    return (*_band(mask[:, width // 2]), *_band(mask[height // 2]))
+
+
+def _band(line: np.ndarray) -> tuple[int, int]:
+    """Start and end of the True runs on either side of the False run through the middle of `line`."""
+    inner_start, inner_end = _run(~line, line.size // 2)
+    return _run(line, inner_start - 1)[0], _run(line, inner_end)[1]
 
 
 def _run(line: np.ndarray, middle: int) -> tuple[int, int]:
@@ -154,6 +163,31 @@ def ring_highpass(image: np.ndarray, ring: np.ndarray) -> float:
     distance = cv2.distanceTransform(ring.astype(np.uint8), cv2.DIST_L2, 3)
     far = ring & (distance > RING_MARGIN_SHARE * min(ring.shape))
     return float((grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX))[far].std())
+
+
+def edge_texture_ratio(image: np.ndarray, box: tuple[int, int, int, int], width_px: int = SEAM_NEAR_PX[0]) -> float:
+    """How strong the texture just inside `box` is, against just outside it: ≈ 1 where one texture goes on across the edge.
+
+    The std of the luminance high-pass (σ = HIGHPASS_SIGMA_PX) over the pixels within
+    `width_px` inside the box's edge, over the same outside it. At a nest band's outer edge
+    (`outer_box`) it tells a band that goes on in the nest photo's texture from a smooth fade.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+    box : (top, bottom, left, right)
+    width_px : int
+    """
+    grey = luminance(image)
+    detail = grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX)
+    top, bottom, left, right = box
+    inside, outside = np.zeros(grey.shape, bool), np.ones(grey.shape, bool)
+    inside[top:bottom, left:right] = True
+    inside[top + width_px : bottom - width_px, left + width_px : right - width_px] = False
+    outside[max(top - width_px, 0) : bottom + width_px, max(left - width_px, 0) : right + width_px] = False
+    outside = ~outside
+    outside[top:bottom, left:right] = False
+    return float(detail[inside].std() / max(detail[outside].std(), 1e-6))
 
 
 def cell_means(values: np.ndarray, region: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,9 +11,11 @@ mirroring repeats the subject. This engine splits the image into two layers:
 - texture, the detail (image minus structure): image quilting in onion-peel order,
   blocks taken only from the outer band of the known region (most likely background),
   chosen by overlap match, colour match to the structure, a penalty for distinctive
-  patches (eyes, text) and a penalty for reusing a source region. Over a chain, each
-  block's strength follows a smooth multi-scale field fixed to the chain's world, so the far
-  slots mix calm and busy parts instead of repeating one texture all over.
+  patches (eyes, text) and a penalty for reusing a source region. In a nest's band, between
+  the shrunk chain and a given photo around it, blocks come more and more from that photo's
+  own frame the nearer they lie to it. Over a chain, each block's strength follows a smooth
+  multi-scale field fixed to the chain's world, so the far slots mix calm and busy parts
+  instead of repeating one texture all over.
 
 Two gradient-domain corrections remove the seam: the texture's mismatch where blocks
 overlap the known border, then the composed ring's last mismatch with the known pixel next
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
@@ -49,6 +51,7 @@ _NOISE_FLOOR = 4.0  # detail level (0-255) below which overlap differences are n
 _FALLOFF_BLOCKS = 1.5  # the seam correction fades out over this many blocks from the known region
 _MIRROR_BLOCKS = 0.2  # the known detail continues, mirrored, this many blocks into the ring
 _MIRROR_LIMIT = 3.0  # ... up to this many times the border's median detail strength
+_LOCAL_BLOCKS = 3  # a nest photo's blocks are drawn within this many blocks of the frame pixel nearest the target
 _BORDER_BLOCKS = 0.3  # the last mismatch with the known pixels fades out over this many blocks
 _DECAY_SHARE = 0.25  # border colours fade into the background model over this share of the known region's smaller side
 _DOMINANT_STEPS = 10  # reweighting steps of the background's dominant colour (it settles within a few)
@@ -64,7 +67,7 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "7"
+    revision: ClassVar[str] = "8"
     uses_reference: ClassVar[bool] = True
     trained_model: ClassVar[bool] = False
 
@@ -98,9 +101,14 @@ class ClassicEngine(Engine):
         #    a reference (the previous slot at full size) its outer band instead, since the shrunk
         #    centre's texture is finer by the zoom factor: sourcing it slot after slot would shrink
         #    the texture until the far slots are flat
-        source_layers, zoom = None, _zoom_of(known)
+        source_layers, zoom, outside = None, _zoom_of(known), None
+        frame = _reaches_the_edge(known)  # a nest's photo around its band; a chain's open ring has none
         if reference is not None and reference.shape == image.shape and min(mask.shape) >= 4 * block:
             source_layers, sources = self._reference_sources(reference, zoom, block)
+            if frame.any():
+                # a nest's band runs from the shrunk chain to a photo at the ring's own scale: the
+                # nearer a block lies to that photo, the more of its candidates are the photo's own
+                outside = _outside_sources(known, frame, pad, block)
         else:
             sources, block = _source_positions(known, pad, block)
             sources = [sources] if sources is not None else None
@@ -111,8 +119,7 @@ class ClassicEngine(Engine):
         #    the chain's world, so the far slots are not one texture all over
         nearest = _nearest_known(known_pad)
         gain = None
-        reaches_the_edge = mask[[0, -1]].any() or mask[:, [0, -1]].any()  # a nest's enclosed band does not
-        if source_layers is not None and reference_slot is not None and reaches_the_edge:
+        if source_layers is not None and reference_slot is not None and not frame.any():
             gain = _texture_gain(
                 mask.shape, pad, seed=seed - slot, slot=slot, zoom=zoom, after_photo=reference_slot == slot - 1,
                 distance=nearest[0], fade_px=decay_px,
@@ -120,7 +127,7 @@ class ClassicEngine(Engine):
 
         # 5. Texture: quilt detail blocks into the ring, nearest to the known region first
         residual, seam_diff, seam_weight = _quilt(
-            detail, structure, known_pad, mask, pad, block, sources, rng, source_layers, gain
+            detail, structure, known_pad, mask, pad, block, sources, rng, source_layers, gain, outside
         )
 
         # 6. Seam: carry the mismatch along the known border into the ring (gradient-domain blend),
@@ -418,6 +425,63 @@ def _source_positions(known: np.ndarray, pad: int, block: int) -> tuple[np.ndarr
     return None, block
 
 
+class _Outside(NamedTuple):
+    """A nest's photo around the band, as a texture source (`_outside_sources`); all in the padded frame.
+
+    Attributes
+    ----------
+    corners : (N, 2) int ndarray
+        Corners (y, x) of whole blocks of the photo's frame next to the band.
+    valid : (H', W') bool ndarray
+        True at those corners.
+    frame : (H', W') bool ndarray
+        The photo's frame: the known pixels connected to the image's edge.
+    share : (H', W') float32 ndarray
+        How far each pixel lies from the known centre toward the frame: the smoothstep of
+        d_centre / (d_centre + d_frame), 0 on the centre and 1 on the frame.
+    row, col : (H', W') int ndarray
+        Each pixel's nearest frame pixel.
+    """
+
+    corners: np.ndarray
+    valid: np.ndarray
+    frame: np.ndarray
+    share: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+
+
+def _outside_sources(known: np.ndarray, frame: np.ndarray, pad: int, block: int) -> _Outside | None:
+    """The known frame around a band (a nest's photo) as a texture source, and how near each pixel lies to it.
+
+    Parameters
+    ----------
+    known : (H, W) bool ndarray
+        A known centre and a frame, the band between them unknown.
+    frame : (H, W) bool ndarray
+        The known pixels connected to the image's edge (`_reaches_the_edge`).
+    pad, block : int
+
+    Returns
+    -------
+    _Outside, or None without both parts or when the frame holds no whole block.
+    """
+    centre = known & ~frame
+    if not centre.any() or not frame.any():
+        return None
+    corners, found = _source_positions(frame, pad, block)
+    if corners is None or found != block:
+        return None
+    frame = np.pad(frame, pad)
+    to_frame, row, col = _nearest_known(frame)
+    to_centre = cv2.distanceTransform((~np.pad(centre, pad)).astype(np.uint8), cv2.DIST_L2, 3)
+    valid = np.zeros(to_frame.shape, bool)
+    valid[corners[:, 0], corners[:, 1]] = True
+    # smooth at both ends: the blocks next to the centre are the centre's texture, those next to the frame the photo's
+    share = _smoothstep(to_centre / np.maximum(to_centre + to_frame, 1e-6))
+    return _Outside(corners, valid, frame, share, row, col)
+
+
 def _quilt(
     detail: np.ndarray,
     structure: np.ndarray,
@@ -429,6 +493,7 @@ def _quilt(
     rng: np.random.Generator,
     source_layers: tuple[np.ndarray, np.ndarray] | None = None,
     gain: np.ndarray | None = None,
+    outside: _Outside | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fill the detail layer of the ring with blocks of source detail.
 
@@ -449,6 +514,13 @@ def _quilt(
         Detail and structure of a separate texture reference; None: the image itself.
     gain : (H + 2 pad, W + 2 pad) float32 ndarray or None
         Factor on the source detail where it is placed (`_texture_gain`); None: 1.
+    outside : _Outside or None
+        With `source_layers`, a frame of the image itself (a nest's photo) that sources
+        blocks too. The share of the way from the known centre to the frame sets the scale
+        list (in place of the depth), the share of candidates drawn from the frame (near the
+        block's nearest frame pixel, _LOCAL_BLOCKS, so the floor goes on below and the shelf
+        above), and how far the expected strength has gone from the reference's typical one
+        to the frame's own beside the band.
 
     Returns
     -------
@@ -479,7 +551,16 @@ def _quilt(
     depth = distance[by + block // 2, bx + block // 2]
     order = np.argsort(depth, kind="stable")
     by, bx, depth = by[order], bx[order], depth[order]
-    level = np.rint(depth / max(depth.max(), 1e-6) * (len(sources) - 1)).astype(int)
+    way = depth / max(depth.max(), 1e-6)
+    from_outside = np.zeros(len(by), int)
+    lists, below = len(sources), 0  # below: the row where a nest photo's blocks start in the source stack
+    nest = outside is not None and source_layers is not None
+    if nest:
+        way = outside.share[by + block // 2, bx + block // 2]
+        from_outside = np.rint(way * _CANDIDATES).astype(int)
+        below = source_layers[0].shape[0]
+        sources = [*sources, outside.corners + (below, 0)]
+    level = np.rint(way * (lists - 1)).astype(int)
     all_sources, sources = sources, np.concatenate(sources)
     touches_known = cv2.integral(known_pad.astype(np.uint8))
     touches_known = (
@@ -489,12 +570,18 @@ def _quilt(
     # per-source costs that do not depend on the target: mean structure, texture strength
     box = (block, block)
     mean_structure = cv2.boxFilter(structure, -1, box, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE)
-    energy = cv2.boxFilter((detail**2).mean(2), -1, box, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE)
+    power = (detail**2).mean(2)
+    energy = cv2.boxFilter(power, -1, box, anchor=(0, 0), normalize=True, borderType=cv2.BORDER_REPLICATE)
     source_detail, source_mean_structure, source_energy_map = detail, mean_structure, energy
     if source_layers is not None:
         source_detail = source_layers[0]
         source_mean_structure = cv2.boxFilter(source_layers[1], -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
         source_energy_map = cv2.boxFilter((source_detail**2).mean(2), -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    if nest:  # the frame's blocks are the image's own: stacked under the reference's scales
+        source_detail, source_mean_structure, source_energy_map = (
+            _stack(theirs, own)
+            for theirs, own in ((source_detail, detail), (source_mean_structure, mean_structure), (source_energy_map, energy))
+        )
     source_energy = source_energy_map[sources[:, 0], sources[:, 1]]
     # texture strength the ring should have: the known strength, extended like the colours
     coverage = cv2.boxFilter(known_pad.astype(np.float32), -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
@@ -502,13 +589,23 @@ def _quilt(
     expected = _membrane_fill(np.where(measured, energy, 0.0)[..., None], measured, cell=max(block // 2, 1))[..., 0]
     log_energy = np.log(source_energy_map + _NOISE_FLOOR**2)
     # typical, not peak, strength: edges of objects in the band must not set the level
-    typical = np.median(source_energy)
+    in_frame = np.arange(len(sources)) >= sum(len(corners) for corners in all_sources[:lists])  # a nest's photo
+    typical = np.median(source_energy[~in_frame])
     # a reference is at the ring's own scale, so its typical strength is the ring's; the shrunk
     # known border has lost strength to the downscale and would let the texture fade slot by slot
     floor = typical if source_layers is not None else 0.0
     log_expected = np.log(np.clip(expected, floor, typical) + _NOISE_FLOOR**2)
-    # distinctive sources (eyes, lights, object edges) cost more, up to never being picked
-    distinct = np.maximum(source_energy / max(2.0 * typical, 1e-6) - 1.0, 0.0)
+    beside = None
+    if nest:
+        # toward a nest's photo, the strength the photo has beside the band: its frame's, a block
+        # around the frame pixel nearest each pixel
+        on_frame = outside.frame.astype(np.float32)
+        beside = cv2.boxFilter(power * on_frame, -1, box) / np.maximum(cv2.boxFilter(on_frame, -1, box), 1e-6)
+        beside = beside[outside.row, outside.col]
+        log_expected = (1.0 - outside.share) * log_expected + outside.share * np.log(beside + _NOISE_FLOOR**2)
+    # distinctive sources (eyes, lights, object edges) cost more, up to never being picked; a
+    # nest photo's own are judged per block, against its strength beside the band
+    distinct = np.where(in_frame, 0.0, np.maximum(source_energy / max(2.0 * typical, 1e-6) - 1.0, 0.0))
     source_factor = np.zeros(source_energy_map.shape, np.float32)  # 0 = not a source
     source_factor[sources[:, 0], sources[:, 1]] = 1.0 + _DISTINCT_WEIGHT * distinct
     cell = max(block // 2, 1)
@@ -519,15 +616,30 @@ def _quilt(
     ramp_1d = _smoothstep(ramp_1d)
     ramp = np.minimum.outer(ramp_1d, ramp_1d).astype(np.float32)[..., None]
     stride = max(block // 16, 1)
+    half = block // 2
     grid_y, grid_x = np.mgrid[0:block:stride, 0:block:stride]
     neighbours = ((-step, 0), (step, 0), (0, -step), (0, step))
 
+    def local_frame(y: int, x: int, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """`count` corners of frame blocks near block (y, x)'s nearest frame pixel, topped up from anywhere in the frame."""
+        reach = _LOCAL_BLOCKS * block
+        centre_y, centre_x = outside.row[y + half, x + half] - half, outside.col[y + half, x + half] - half
+        ty = np.clip(centre_y + rng.integers(-reach, reach + 1, 4 * count), 0, height - 1)
+        tx = np.clip(centre_x + rng.integers(-reach, reach + 1, 4 * count), 0, width - 1)
+        keep = outside.valid[ty, tx]
+        ty, tx = ty[keep][:count], tx[keep][:count]
+        anywhere = outside.corners[rng.integers(0, len(outside.corners), count - len(ty))]
+        return np.concatenate([ty, anywhere[:, 0]]), np.concatenate([tx, anywhere[:, 1]])
+
     def place(blocks: np.ndarray, rng: np.random.Generator, uses: np.ndarray, offsets: dict) -> None:
-        for y, x, on_border, lvl in blocks.tolist():
-            # candidates: random draws, plus continuing the source of each placed neighbour
+        for y, x, on_border, lvl, from_frame in blocks.tolist():
+            # candidates: random draws (some from a nest's photo), plus continuing the source of each placed neighbour
             here_sources = all_sources[lvl]
-            pick = rng.integers(0, len(here_sources), _CANDIDATES)
+            pick = rng.integers(0, len(here_sources), _CANDIDATES - from_frame)
             sy, sx = here_sources[pick, 0], here_sources[pick, 1]
+            if from_frame:
+                fy, fx = local_frame(y, x, from_frame, rng)
+                sy, sx = np.concatenate([sy, fy + below]), np.concatenate([sx, fx])
             coherent = [(y + o[0], x + o[1]) for o in (offsets.get((y + dy, x + dx)) for dy, dx in neighbours) if o]
             coherent = [c for c in coherent if 0 <= c[0] < src_h and 0 <= c[1] < src_w and source_factor[c] > 0]
             if coherent:
@@ -543,6 +655,10 @@ def _quilt(
                 patches = source_detail[sy[:, None] + py, sx[:, None] + px] * gain[y + py, x + px, None]
                 mismatch = ((patches - target) ** 2).mean((1, 2))
                 cost += mismatch / ((patches**2).mean((1, 2)) + (target**2).mean() + _NOISE_FLOOR**2)
+            if from_frame:
+                theirs = slice(_CANDIDATES - from_frame, _CANDIDATES)
+                strength = source_energy_map[sy[theirs], sx[theirs]] / max(2.0 * beside[y, x], 1e-6)
+                cost[theirs] *= 1.0 + _DISTINCT_WEIGHT * np.maximum(strength - 1.0, 0.0)
             cost *= source_factor[sy, sx] * (1.0 + _REUSE_WEIGHT * uses[sy // cell, sx // cell])
             cost[_CANDIDATES:] *= _COHERENCE_BONUS
             chosen = np.argpartition(cost, _PICK_AMONG)[rng.integers(_PICK_AMONG)]
@@ -568,7 +684,7 @@ def _quilt(
     # two threads fill the left and right block columns (they never overlap), then the middle one
     column = (bx - bx.min()) // step
     middle = column.max() // 2
-    blocks = np.stack([by, bx, touches_known, level], axis=1)
+    blocks = np.stack([by, bx, touches_known, level, from_outside], axis=1)
     parts = [blocks[column < middle], blocks[column > middle], blocks[column == middle]]
     rngs = rng.spawn(3)
     uses = [np.zeros((src_h // cell + 1, src_w // cell + 1), np.float32) for _ in range(2)]
@@ -577,6 +693,15 @@ def _quilt(
         list(pool.map(place, parts[:2], rngs[:2], uses, offsets))
     place(parts[2], rngs[2], uses[0] + uses[1], {**offsets[0], **offsets[1]})
     return residual, seam_diff, seam_weight
+
+
+def _stack(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    """`top` (h, w', ...) above `bottom` (H, W, ...), w' ≤ W, zero right of `top`."""
+    out = np.empty((top.shape[0] + bottom.shape[0], *bottom.shape[1:]), bottom.dtype)
+    out[: top.shape[0], : top.shape[1]] = top
+    out[: top.shape[0], top.shape[1] :] = 0
+    out[top.shape[0] :] = bottom
+    return out
 
 
 def _texture_gain(
