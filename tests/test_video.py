@@ -79,6 +79,15 @@ def test_same_seed_same_video_frames(tmp_path, small_cat):
     assert decode(tmp_path / "a.mp4")[1][20].tobytes() == decode(tmp_path / "b.mp4")[1][20].tobytes()
 
 
+def test_x264_is_told_the_cpu_s_features_below_avx512_only_where_it_has_avx512():
+    from zoomout.encode import x264_cpu_features
+
+    avx2 = {"MMX": True, "SSE": True, "SSE2": True, "SSE41": True, "AVX": True, "AVX2": True, "BMI2": True, "XOP": False}
+    assert x264_cpu_features(avx2) is None  # x264 detects the features itself
+    assert x264_cpu_features({**avx2, "AVX512F": True, "AVX512BW": True}) == "MMX2,SSE,SSE2,SSE4.1,AVX,BMI2,AVX2"
+    assert x264_cpu_features({"ASIMD": True, "NEON": True}) is None
+
+
 def test_interrupted_writer_leaves_nothing(tmp_path):
     out = tmp_path / "broken.mp4"
     with pytest.raises(KeyboardInterrupt):

@@ -22,6 +22,30 @@ QUEUE_FRAMES = 4  # frames waiting for the encoder: bounds memory whatever the v
 # x264's output depends on its thread count, which it picks from the machine's cores by default:
 # a fixed count makes the same video on every machine (a batch node and a laptop alike).
 X264_THREADS = 4
+# x264's AVX-512 code does not make the same bytes twice: on an AMD EPYC with AVX-512, 30 encodes
+# of the same frames in one process gave 4-5 different videos (PyAV 17.1-18.1), and the same 30
+# with x264 told the CPU's features up to AVX2 (or no asm at all) gave one. So where the CPU has
+# AVX-512, x264 gets the features below that it has, by numpy's detection: x264's name per numpy's.
+X264_FEATURES = {
+    "MMX": "MMX2", "SSE": "SSE", "SSE2": "SSE2", "SSE3": "SSE3", "SSSE3": "SSSE3", "SSE41": "SSE4.1",
+    "SSE42": "SSE4.2", "AVX": "AVX", "XOP": "XOP", "FMA4": "FMA4", "FMA3": "FMA3", "BMI": "BMI1",
+    "BMI2": "BMI2", "LZCNT": "LZCNT", "AVX2": "AVX2",
+}  # fmt: skip
+
+
+def x264_cpu_features(cpu: dict[str, bool] | None = None) -> str | None:
+    """x264's `asm` list of the CPU's features without AVX-512 where the CPU has it, else None (x264 detects them).
+
+    `cpu` is numpy's runtime detection (`__cpu_features__`), read when not given.
+    """
+    if cpu is None:
+        try:
+            from numpy._core._multiarray_umath import __cpu_features__ as cpu
+        except ImportError:  # numpy 1.x
+            from numpy.core._multiarray_umath import __cpu_features__ as cpu
+    if not cpu.get("AVX512F"):
+        return None
+    return ",".join(name for feature, name in X264_FEATURES.items() if cpu.get(feature))
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,8 @@ class Mp4Writer:
         stream = self._container.add_stream("libx264", rate=s.fps)
         stream.width, stream.height, stream.pix_fmt = s.width_px, s.height_px, "yuv420p"
         stream.options = {"crf": str(s.crf), "preset": s.x264_preset, "threads": str(X264_THREADS)}
+        if (features := x264_cpu_features()) is not None:
+            stream.options = {**stream.options, "x264-params": f"asm={features}"}
         ctx = stream.codec_context
         ctx.color_primaries = ctx.color_trc = ctx.colorspace = BT709
         ctx.color_range = ColorRange.MPEG
