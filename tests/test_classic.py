@@ -201,6 +201,19 @@ def test_texture_gain_leaves_a_photo_s_border_alone_and_goes_on_from_a_generated
     assert 0.8 < np.mean(means) < 1.25, means
 
 
+def test_stacked_reads_two_arrays_as_their_stack():
+    rng = np.random.default_rng(8)
+    top, bottom = rng.random((30, 20, 3), np.float32), rng.random((25, 24, 3), np.float32)
+    stacked = classic._Stacked(top, bottom)
+    copy = np.concatenate([np.pad(top, ((0, 0), (0, 4), (0, 0))), bottom])
+    assert stacked.shape == copy.shape
+    rows, cols = rng.integers(0, 55, 40), rng.integers(0, 20, 40)
+    np.testing.assert_array_equal(stacked[rows, cols], copy[rows, cols])
+    np.testing.assert_array_equal(stacked[rows.reshape(8, 5), cols.reshape(8, 5)], copy[rows.reshape(8, 5), cols.reshape(8, 5)])
+    np.testing.assert_array_equal(stacked[3:9, 2:8], copy[3:9, 2:8])
+    np.testing.assert_array_equal(stacked[40:46, 17:23], copy[40:46, 17:23])
+
+
 def test_a_nest_s_photo_frame_sources_blocks_that_lie_near_it():
     """Around a nest's band: sources only in the photo's frame, and a share that runs from 0 at the centre to 1 at the frame."""
     height, width, pad, block = 160, 96, 8, 8

@@ -577,17 +577,20 @@ def _quilt(
         source_detail = source_layers[0]
         source_mean_structure = cv2.boxFilter(source_layers[1], -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
         source_energy_map = cv2.boxFilter((source_detail**2).mean(2), -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
-    if nest:  # the frame's blocks are the image's own: stacked under the reference's scales
-        source_detail, source_mean_structure, source_energy_map = (
-            _stack(theirs, own)
-            for theirs, own in ((source_detail, detail), (source_mean_structure, mean_structure), (source_energy_map, energy))
-        )
+    log_energy = np.log(source_energy_map + _NOISE_FLOOR**2)
+    if nest:  # the frame's blocks are the image's own: read as if stacked under the reference's scales
+        source_detail, source_mean_structure, source_energy_map, log_energy = (
+            _Stacked(theirs, own)
+            for theirs, own in (
+                (source_detail, detail), (source_mean_structure, mean_structure), (source_energy_map, energy),
+                (log_energy, np.log(energy + _NOISE_FLOOR**2)),
+            )
+        )  # fmt: skip
     source_energy = source_energy_map[sources[:, 0], sources[:, 1]]
     # texture strength the ring should have: the known strength, extended like the colours
     coverage = cv2.boxFilter(known_pad.astype(np.float32), -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
     measured = coverage > 0.9
     expected = _membrane_fill(np.where(measured, energy, 0.0)[..., None], measured, cell=max(block // 2, 1))[..., 0]
-    log_energy = np.log(source_energy_map + _NOISE_FLOOR**2)
     # typical, not peak, strength: edges of objects in the band must not set the level
     in_frame = np.arange(len(sources)) >= sum(len(corners) for corners in all_sources[:lists])  # a nest's photo
     typical = np.median(source_energy[~in_frame])
@@ -695,13 +698,28 @@ def _quilt(
     return residual, seam_diff, seam_weight
 
 
-def _stack(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
-    """`top` (h, w', ...) above `bottom` (H, W, ...), w' ≤ W, zero right of `top`."""
-    out = np.empty((top.shape[0] + bottom.shape[0], *bottom.shape[1:]), bottom.dtype)
-    out[: top.shape[0], : top.shape[1]] = top
-    out[: top.shape[0], top.shape[1] :] = 0
-    out[top.shape[0] :] = bottom
-    return out
+class _Stacked:
+    """Two arrays read as one, `bottom` under `top` (which may be narrower), without copying them.
+
+    Indexed like an ndarray by (rows, columns) integer arrays, or by one block's (slice,
+    slice) that lies within one of the two.
+    """
+
+    def __init__(self, top: np.ndarray, bottom: np.ndarray) -> None:
+        self.top, self.bottom, self.split = top, bottom, top.shape[0]
+        self.shape = (top.shape[0] + bottom.shape[0], *bottom.shape[1:])
+
+    def __getitem__(self, index: tuple) -> np.ndarray:
+        rows, cols = index
+        if isinstance(rows, slice):
+            part, first = (self.top, 0) if rows.start < self.split else (self.bottom, self.split)
+            return part[rows.start - first : rows.stop - first, cols]
+        rows, cols = np.broadcast_arrays(rows, cols)
+        lower = rows >= self.split
+        out = np.empty(rows.shape + self.bottom.shape[2:], self.bottom.dtype)
+        out[~lower] = self.top[rows[~lower], cols[~lower]]
+        out[lower] = self.bottom[rows[lower] - self.split, cols[lower]]
+        return out
 
 
 def _texture_gain(
