@@ -159,10 +159,9 @@ def ring_highpass(image: np.ndarray, ring: np.ndarray) -> float:
     own texture, not its first pixels, which continue whatever the photo has at its border
     (a lit platform in a dark sky would otherwise set slot 1's figure).
     """
-    grey = luminance(image)
     distance = cv2.distanceTransform(ring.astype(np.uint8), cv2.DIST_L2, 3)
     far = ring & (distance > RING_MARGIN_SHARE * min(ring.shape))
-    return float((grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX))[far].std())
+    return float(highpass(image)[far].std())
 
 
 def edge_texture_ratio(image: np.ndarray, box: tuple[int, int, int, int], width_px: int = SEAM_NEAR_PX[0]) -> float:
@@ -178,14 +177,12 @@ def edge_texture_ratio(image: np.ndarray, box: tuple[int, int, int, int], width_
     box : (top, bottom, left, right)
     width_px : int
     """
-    grey = luminance(image)
-    detail = grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX)
+    detail = highpass(image)
     top, bottom, left, right = box
-    inside, outside = np.zeros(grey.shape, bool), np.ones(grey.shape, bool)
+    inside, outside = np.zeros(detail.shape, bool), np.zeros(detail.shape, bool)
     inside[top:bottom, left:right] = True
     inside[top + width_px : bottom - width_px, left + width_px : right - width_px] = False
-    outside[max(top - width_px, 0) : bottom + width_px, max(left - width_px, 0) : right + width_px] = False
-    outside = ~outside
+    outside[max(top - width_px, 0) : bottom + width_px, max(left - width_px, 0) : right + width_px] = True
     outside[top:bottom, left:right] = False
     return float(detail[inside].std() / max(detail[outside].std(), 1e-6))
 
@@ -241,8 +238,7 @@ def texture_variation(image: np.ndarray, region: np.ndarray) -> float:
     Real surroundings mix smooth and busy parts (sky and trees): ≈ 0.4–1; a field of one
     texture all over scores near 0.
     """
-    grey = luminance(image)
-    energy = (grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX)) ** 2
+    energy = highpass(image) ** 2
     means, covered = cell_means(energy, region, TEXTURE_GRID)
     strength = np.sqrt(means[covered, 0])
     return float(strength.std() / max(strength.mean(), 1e-6))
@@ -267,8 +263,7 @@ def grid_contrast(image: np.ndarray, ring: np.ndarray, step: int, origin: tuple[
     origin : (y, x)
         Where one of the grid's rows and columns starts (any integer, negative too).
     """
-    grey = luminance(image)
-    energy = (grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX)) ** 2
+    energy = highpass(image) ** 2
     top, bottom, left, right = centre_box(~ring)
     contrasts = []
     for profile, start in (
@@ -281,6 +276,12 @@ def grid_contrast(image: np.ndarray, ring: np.ndarray, step: int, origin: tuple[
         folded = np.bincount(phase, profile, minlength=step) / np.maximum(np.bincount(phase, minlength=step), 1)
         contrasts.append(folded.max() / max(folded.mean(), 1e-9))
     return float(np.mean(contrasts)) if contrasts else float("nan")
+
+
+def highpass(image: np.ndarray) -> np.ndarray:
+    """(H, W) float32 luminance minus its Gaussian blur (σ = HIGHPASS_SIGMA_PX): the texture."""
+    grey = luminance(image)
+    return grey - cv2.GaussianBlur(grey, (0, 0), HIGHPASS_SIGMA_PX)
 
 
 def gradient_magnitude(image: np.ndarray) -> np.ndarray:
