@@ -101,11 +101,12 @@ class ClassicEngine(Engine):
         #    a reference (the previous slot at full size) its outer band instead, since the shrunk
         #    centre's texture is finer by the zoom factor: sourcing it slot after slot would shrink
         #    the texture until the far slots are flat
-        source_layers, zoom, outside = None, _zoom_of(known), None
-        frame = _reaches_the_edge(known)  # a nest's photo around its band; a chain's open ring has none
+        source_layers, zoom, outside, nested = None, _zoom_of(known), None, False
         if reference is not None and reference.shape == image.shape and min(mask.shape) >= 4 * block:
             source_layers, sources = self._reference_sources(reference, zoom, block)
-            if frame.any():
+            frame = _reaches_the_edge(known)  # a nest's photo around its band; a chain's open ring has none
+            nested = bool(frame.any())
+            if nested:
                 # a nest's band runs from the shrunk chain to a photo at the ring's own scale: the
                 # nearer a block lies to that photo, the more of its candidates are the photo's own
                 outside = _outside_sources(known, frame, pad, block)
@@ -119,7 +120,7 @@ class ClassicEngine(Engine):
         #    the chain's world, so the far slots are not one texture all over
         nearest = _nearest_known(known_pad)
         gain = None
-        if source_layers is not None and reference_slot is not None and not frame.any():
+        if source_layers is not None and reference_slot is not None and not nested:
             gain = _texture_gain(
                 mask.shape, pad, seed=seed - slot, slot=slot, zoom=zoom, after_photo=reference_slot == slot - 1,
                 distance=nearest[0], fade_px=decay_px,
