@@ -230,7 +230,8 @@ def test_a_nest_s_photo_frame_sources_blocks_that_lie_near_it():
     nearest = outside.row[pad + 80, pad + 20] - pad, outside.col[pad + 80, pad + 20] - pad
     assert nearest == (80, 17)
     # a chain's open ring has no frame, and nothing to take from
-    assert classic._outside_sources(~centre_mask(height, width), classic._reaches_the_edge(~centre_mask(height, width)), pad, block) is None
+    centre = ~centre_mask(height, width)
+    assert classic._outside_sources(centre, classic._reaches_the_edge(centre), pad, block) is None
 
 
 def test_the_background_is_the_band_s_dominant_colour_not_its_mean():
