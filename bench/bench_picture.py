@@ -2,10 +2,12 @@
 
 Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zoom 2):
 - ray index of slots 1-5 (real surroundings ≈ 0.95; goal ≤ 1.10);
-- seam ratio at the kept centre's border of slots 1-5, at slot 0's photo edges with
-  `fit='contain'`, and at both edges of a nest's blend band (goal ≤ 1.15), with what the
-  outer photo itself scores at the band's outer edge, and the band's texture strength next
-  to that edge over the photo's beyond it (`quality.edge_texture_ratio`, 1: one texture);
+- seam ratio at the kept centre's border of slots 1-5 and at slot 0's photo edges with
+  `fit='contain'` (goal ≤ 1.15);
+- nest (each photo's chain landing in the next photo at slot 2): the seam ratio where it
+  lands, against the next photo's own there, the seam at slot 1's kept centre, and how far
+  slot 1's ring lies from the photo it lands in (colour-layout fidelity, dB: a rectangle of
+  another scene scores low);
 - far-slot texture: ring high-pass of slot 12 over slot 1's (goal ≥ 0.7);
 - block grid: how much the texture strength beside the kept centre of slots 1 and 2 rises
   and falls with the quilt's block step (`quality.grid_contrast`), against the photo's own
@@ -32,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from zoomout import quality
-from zoomout.chain import build_chain, fit_photo
+from zoomout.chain import build_chain, fit_photo, shrink_slot
 from zoomout.config import Config
 from zoomout.engines.classic import ClassicEngine, block_grid
 from zoomout.frames import iter_video_frames, loop_weight
@@ -134,23 +136,27 @@ def contain_seam(photo: np.ndarray) -> float:
     return quality.seam_ratio(slot, quality.centre_box(~unknown))
 
 
-def nest_seams(photo: np.ndarray, outer: np.ndarray) -> tuple[float, float, float, float]:
-    """Seam ratios at the inner and outer edge of the blend band where `photo`'s slot 1 lands in `outer`.
+def nest_figures(photo: np.ndarray, outer: np.ndarray) -> tuple[float, float, float, float]:
+    """Where `photo`'s chain lands in `outer` at slot 2: how well it joins, and how much it reads as a rectangle.
 
-    The third is what `outer` itself scores at the band's outer edge: the band is cut out of
-    it, so its own pixels there are what a seamless fill would continue. The fourth is the
-    band's texture strength next to that edge over `outer`'s beyond it (1: one texture goes on).
+    Returns the seam ratio at the shrunk slot 1's edge in slot 2, what `outer` itself scores
+    there (what a seamless join scores with this content), the seam ratio at slot 1's kept
+    centre (slot 1 is the one that goes over into `outer`), and the colour-layout fidelity of
+    slot 1's shrunk ring in slot 2 against `outer`'s own pixels there (dB, `ring_fidelity_db`):
+    low when the chain's field is a rectangle of another scene pasted on the photo.
     """
     stack = build_chain(
         photo, width_px=WIDTH, height_px=HEIGHT, slots=2, zoom_per_slot=ZOOM, fit="cover",
         engine=ClassicEngine(), seed=0, outer_photos={2: outer},
     )  # fmt: skip
-    image, mask = stack.images[2], stack.masks[2]
-    outer_edge = quality.outer_box(mask)
     own, _ = fit_photo(outer, WIDTH, HEIGHT, "cover")
+    _, outside_slot_1 = shrink_slot(stack.images[1], ZOOM)
+    _, outside_slot_0 = shrink_slot(stack.images[1], ZOOM**2)
+    edge = quality.centre_box(~outside_slot_1)
     return (
-        quality.seam_ratio(image, quality.centre_box(~mask)), quality.seam_ratio(image, outer_edge),
-        quality.seam_ratio(own, outer_edge), quality.edge_texture_ratio(image, outer_edge),
+        quality.seam_ratio(stack.images[2], edge), quality.seam_ratio(own, edge),
+        quality.seam_ratio(stack.images[1], quality.centre_box(~stack.masks[1])),
+        quality.ring_fidelity_db(stack.images[2], own, ~outside_slot_1 & outside_slot_0),
     )  # fmt: skip
 
 
@@ -209,15 +215,15 @@ def main(names: list[str]) -> None:
         photo = others[name]
         chain = chain_figures(photo)
         outer = others[names[(i + 1) % len(names)]]
-        inner_seam, outer_seam, outer_own, outer_texture = nest_seams(photo, outer)
+        nest_seam, nest_own, guided_seam, nest_fidelity = nest_figures(photo, outer)
         loop_ratio, blended, ghost_s = loop_figures(name, photo)
         fidelity, texture, layout, seam, real_seam = restore_figures(photo)
         held = "held out" if PHOTOS[name][1] else "in tests"
         print(f"{name} ({PHOTOS[name][2]}; {held})")
         print(f"  ray index   {' '.join(f'{r:.2f}' for r in chain['rays'])}")
-        print(f"  seam ratio  {' '.join(f'{r:.2f}' for r in chain['seams'])}; contain {contain_seam(photo):.2f}; "
-              f"nest band {inner_seam:.2f} / {outer_seam:.2f} (the outer photo's own there {outer_own:.2f}; "
-              f"texture next to it {outer_texture:.2f}x the photo's)")  # fmt: skip
+        print(f"  seam ratio  {' '.join(f'{r:.2f}' for r in chain['seams'])}; contain {contain_seam(photo):.2f}")
+        print(f"  nest        in {names[(i + 1) % len(names)]}: seam {nest_seam:.2f} where that photo's own is {nest_own:.2f}; "
+              f"slot 1's {guided_seam:.2f}; its ring {nest_fidelity:.1f} dB from that photo")  # fmt: skip
         if chain["real sides"] is not None:
             print(f"  real sides  slot 1's left and right edges {chain['real sides'][0]:.2f}, the real photo's there {chain['real sides'][1]:.2f}")
         print(f"  far slots   {chain['far']:.2f} (slot {FAR_SLOTS} / slot 1 ring high-pass)")

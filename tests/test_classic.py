@@ -214,6 +214,29 @@ def test_stacked_reads_two_arrays_as_their_stack():
     np.testing.assert_array_equal(stacked[40:46, 17:23], copy[40:46, 17:23])
 
 
+@pytest.mark.parametrize("slots_before", [1, 2])
+def test_a_guided_ring_leaves_the_photo_as_before_and_goes_over_into_the_guide(slots_before):
+    """Next to the photo the ring is what it is without a guide; at the image's edge it is the guide's colours, and one slot before the photo its detail too."""
+    from zoomout.engines.base import Guide
+
+    image, mask = photo("chelsea", 240), centre_mask(160, 240)
+    guide_image = np.ascontiguousarray(photo("coffee", 480)[80:240, 120:360])  # the middle, enlarged twice
+    engine, reference = ClassicEngine(), image
+    plain = engine.outpaint(image, mask, seed=0, slot=1, reference=reference, reference_slot=0).astype(float)
+    guided = engine.outpaint(
+        image, mask, seed=0, slot=1, reference=reference, reference_slot=0,
+        guide=Guide(guide_image, np.ones(mask.shape, bool), slots_before),
+    ).astype(float)  # fmt: skip
+    near = mask & (cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3) <= 3)
+    assert np.abs(guided[near] - plain[near]).mean() < 1
+    edge = np.zeros(mask.shape, bool)
+    edge[:2], edge[-2:], edge[:, :2], edge[:, -2:] = True, True, True, True
+    blur = lambda a: cv2.GaussianBlur(a.astype(np.float32), (0, 0), 6)  # noqa: E731
+    assert np.abs(blur(guided)[edge] - blur(guide_image)[edge]).mean() < 6
+    detail_gap = np.abs(quality.highpass(guided.astype(np.uint8))[edge] - quality.highpass(guide_image)[edge]).mean()
+    assert (detail_gap < 2) == (slots_before == 1), detail_gap
+
+
 def test_a_nest_s_photo_frame_sources_blocks_that_lie_near_it():
     """Around a nest's band: sources only in the photo's frame, and a share that runs from 0 at the centre to 1 at the frame."""
     height, width, pad, block = 160, 96, 8, 8

@@ -11,6 +11,7 @@ import numpy as np
 
 from .atomic import atomic_path, write_png_atomic
 from .engines import Engine
+from .engines.base import Guide
 from .geometry import centred_offset, place
 from .progress import ProgressCallback, ProgressEvent
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from .cache import SlotCache
 
 NEST_BAND = 0.35  # share of the margin around the kept centre generated to blend into a nested photo
+GUIDED_SLOTS = 2  # the slots before a nested photo whose rings go over into its colours (engines with `uses_guide`)
 
 
 
@@ -82,12 +84,12 @@ def shrink_slot(slot: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def nest_photo(
-    previous: np.ndarray, photo: np.ndarray, zoom: float, fit: str
+    previous: np.ndarray, photo: np.ndarray, zoom: float, fit: str, band_share: float = NEST_BAND
 ) -> tuple[np.ndarray, np.ndarray]:
     """A given photo as the next slot: its frame area around the shrunk previous slot.
 
     The previous slot shrunk by `zoom` keeps the centre (the chain's invariant); the photo,
-    fitted to the canvas, keeps the outside; a band between them (NEST_BAND of the margin)
+    fitted to the canvas, keeps the outside; a band between them (`band_share` of the margin)
     is left to generate so that one blends into the other.
 
     Returns
@@ -98,7 +100,7 @@ def nest_photo(
     h, w = previous.shape[:2]
     centre, centre_unknown = shrink_slot(previous, zoom)
     outer, outer_unknown = fit_photo(photo, w, h, fit)
-    grow_x, grow_y = NEST_BAND * w * (1 - 1 / zoom) / 2, NEST_BAND * h * (1 - 1 / zoom) / 2
+    grow_x, grow_y = band_share * w * (1 - 1 / zoom) / 2, band_share * h * (1 - 1 / zoom) / 2
     x_lo, y_lo = (w - w / zoom) / 2 - grow_x, (h - h / zoom) / 2 - grow_y
     cols, rows = np.arange(w) + 0.5, np.arange(h) + 0.5
     band = np.outer((rows > y_lo) & (rows < h - y_lo), (cols > x_lo) & (cols < w - x_lo))
@@ -106,6 +108,39 @@ def nest_photo(
     image = np.where(centre_unknown[..., None], outer, centre)
     image[unknown] = 0
     return image, unknown
+
+
+def nest_guide(photo: np.ndarray, shape: tuple[int, int], zoom: float, fit: str, slots_before: int = 1) -> Guide:
+    """A nested photo as a slot `zoom` times closer in sees it: the middle of its fitted frame, enlarged.
+
+    Parameters
+    ----------
+    photo : (h, w, 3) uint8 ndarray
+    shape : (H, W)
+    zoom : float
+        How much closer the slot is than the photo's: zoom_per_slotᵈ, d slots before it.
+    """
+    height, width = shape
+    frame, unknown = fit_photo(photo, width, height, fit)
+    offset = centred_offset((width, height), (width, height), zoom)
+    image, _ = place(frame, shape, zoom, offset)
+    covered, _ = place(np.where(unknown, 0, 255).astype(np.uint8), shape, zoom, offset)
+    return Guide(image, covered == 255, slots_before)
+
+
+def _guide(k: int, photo: np.ndarray, outer_photos: dict[int, np.ndarray], shape: tuple[int, int], zoom: float, fit: str) -> Guide | None:
+    """Slot k's guide: the next nested photo, when it comes within GUIDED_SLOTS and is not the chain's own photo.
+
+    A loop that closes on its own photo gets none: enlarging the photo's middle would paint a
+    blurred giant of its subject around the chain, the ghost a loop must not have.
+    """
+    after = [n for n in outer_photos if n > k]
+    if k == 0 or k in outer_photos or not after or min(after) - k > GUIDED_SLOTS:
+        return None
+    outer = outer_photos[min(after)]
+    if outer is photo or (outer.shape == photo.shape and np.array_equal(outer, photo)):
+        return None
+    return nest_guide(outer, shape, zoom ** (min(after) - k), fit, min(after) - k)
 
 
 def build_chain(
@@ -135,19 +170,24 @@ def build_chain(
     reference: np.ndarray | None = None
     reference_slot: int | None = None
     reused = 0
+    guide = None
     for k in range(slots + 1):
         if k == 0:
             known, unknown = fit_photo(photo, width_px, height_px, fit)
         elif k in outer_photos:
-            known, unknown = nest_photo(images[-1], outer_photos[k], zoom_per_slot, fit)
+            # a guided slot before ends in the photo's own pixels already: no band to blend them
+            known, unknown = nest_photo(images[-1], outer_photos[k], zoom_per_slot, fit, 0.0 if guide is not None else NEST_BAND)
         else:
             known, unknown = shrink_slot(images[-1], zoom_per_slot)
+        guide = _guide(k, photo, outer_photos, unknown.shape, zoom_per_slot, fit) if engine.uses_guide else None
         cached = cache.load(k) if cache is not None else None
         if cached is not None and _keeps_centre(cached[0], known, unknown) and np.array_equal(cached[1], unknown):
             slot = cached[0]
             reused += 1
         else:
-            slot = engine.outpaint(known, unknown, seed=seed + k, slot=k, reference=reference, reference_slot=reference_slot)
+            slot = engine.outpaint(
+                known, unknown, seed=seed + k, slot=k, reference=reference, reference_slot=reference_slot, guide=guide
+            )  # fmt: skip
             if not _keeps_centre(slot, known, unknown):
                 raise RuntimeError(f"slot {k}: engine {engine.name!r} changed the kept centre")
             if cache is not None:

@@ -14,9 +14,32 @@ import dataclasses
 import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
+
+
+class Guide(NamedTuple):
+    """What a slot's ring is to turn into: the next nested photo as this slot sees its centre.
+
+    In a nest, slot N is a given photo around the shrunk chain; slot N − d shows the middle
+    1/zoomᵈ of that photo's frame. An engine that takes the guide lets the ring's colours go
+    over into it, so the chain reaches the photo already in its colours instead of as a
+    rectangle of another scene pasted into it.
+
+    Attributes
+    ----------
+    image : (H, W, 3) uint8 ndarray
+        The photo's fitted frame, its middle enlarged to the slot (blurred: enlarged zoomᵈ times).
+    known : (H, W) bool ndarray
+        Where the photo covers the slot (all of it with fit 'cover').
+    slots_before : int
+        d: how many slots before the photo this slot is.
+    """
+
+    image: np.ndarray
+    known: np.ndarray
+    slots_before: int = 1
 
 
 def option(
@@ -70,6 +93,8 @@ class Engine(ABC):
     # Whether `_outpaint` takes `reference`: the latest photo slot at full size (a texture
     # source at the ring's own pixel scale).
     uses_reference: ClassVar[bool] = False
+    # Whether `_outpaint` takes `guide` (a `Guide`: the next nested photo at this slot's scale).
+    uses_guide: ClassVar[bool] = False
     # Importable packages the engine needs, and the zoomout extra that installs them.
     packages: ClassVar[tuple[str, ...]] = ()
     extra: ClassVar[str] = ""
@@ -124,6 +149,7 @@ class Engine(ABC):
         slot: int,
         reference: np.ndarray | None = None,
         reference_slot: int | None = None,
+        guide: Guide | None = None,
     ) -> np.ndarray:
         """Generate the masked pixels of `image`.
 
@@ -134,7 +160,7 @@ class Engine(ABC):
         mask : (H, W) bool ndarray
             True where pixels are to be generated.
         seed : int
-            The whole result is a function of (image, mask, seed, slot, reference, reference_slot).
+            The whole result is a function of (image, mask, seed, slot, reference, reference_slot, guide).
         slot : int
             Index of the slot in the chain (engines may vary prompts per slot).
         reference : (H, W, 3) uint8 ndarray, optional
@@ -142,6 +168,9 @@ class Engine(ABC):
             `uses_reference`.
         reference_slot : int, optional
             The index of that photo slot in the chain.
+        guide : Guide, optional
+            For the slots just before a nested photo: that photo at this slot's scale, for
+            engines with `uses_guide`.
 
         Returns
         -------
@@ -156,7 +185,11 @@ class Engine(ABC):
             return image.copy()
         if mask.all():
             raise ValueError("mask covers the whole image: there is nothing to extend")
+        if guide is not None and (guide.image.shape != image.shape or guide.known.shape != mask.shape):
+            raise ValueError(f"guide should be {image.shape} with a {mask.shape} mask but is {guide.image.shape}, {guide.known.shape}")
         extra = {"reference": reference, "reference_slot": reference_slot} if self.uses_reference and reference is not None else {}
+        if self.uses_guide and guide is not None:
+            extra["guide"] = guide
         filled = self._outpaint(image, mask, seed=seed, slot=slot, **extra)
         if filled.shape != image.shape or filled.dtype != np.uint8:
             raise RuntimeError(

@@ -31,7 +31,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from ..lazy import lazy_import
-from .base import Engine
+from .base import Engine, Guide
 
 # imported when the engine first runs: listing the engines or `--help` does not load them
 cv2 = lazy_import("cv2")
@@ -67,8 +67,9 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "8"
+    revision: ClassVar[str] = "9"
     uses_reference: ClassVar[bool] = True
+    uses_guide: ClassVar[bool] = True
     trained_model: ClassVar[bool] = False
 
     def _outpaint(
@@ -80,6 +81,7 @@ class ClassicEngine(Engine):
         slot: int,
         reference: np.ndarray | None = None,
         reference_slot: int | None = None,
+        guide: Guide | None = None,
     ) -> np.ndarray:
         rng = np.random.default_rng([seed & 0xFFFFFFFF, slot & 0xFFFFFFFF])
         height, width = mask.shape
@@ -135,6 +137,12 @@ class ClassicEngine(Engine):
         #    and let the known detail go on, mirrored, for the first few pixels
         residual += _seam_correction(seam_diff, seam_weight, nearest[0], falloff_px=_FALLOFF_BLOCKS * block)
         residual = _mirror_feather(residual, detail, known_pad, nearest, width_px=max(_MIRROR_BLOCKS * block, 2.0))
+
+        # 6b. Guide: before a nested photo the ring goes over into it, colours and, one slot
+        #     before, detail too: the photo takes over at the slot's edge without a seam or a
+        #     rectangle of another scene
+        if guide is not None:
+            structure, residual = _go_over_into(guide, structure, residual, nearest[0], pad, cell=max(block // 3, 2))
 
         # 7. Compose: structure + detail, matched to the known pixels along their border
         out = structure + residual
@@ -865,6 +873,43 @@ def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, distance: n
     """
     correction = _pull_push(seam_diff, seam_weight)
     return correction * np.exp(-distance / falloff_px)[..., None]
+
+
+def _go_over_into(
+    guide: Guide, structure: np.ndarray, residual: np.ndarray, distance: np.ndarray, pad: int, *, cell: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ring's layers faded into the guide's, from none at the known region to all at the image's edge.
+
+    The share is the smoothstep of d_known / (d_known + d_edge): flat at the known border, so
+    the ring leaves the photo as it would without a guide, and 1 at the image's edge. The
+    structure goes over into the guide's colours; one slot before the photo the detail goes
+    over into the guide's too, so the ring's edge is the photo itself. Where the guide does not
+    cover, the ring stays its own.
+
+    Parameters
+    ----------
+    guide : Guide
+        Unpadded, like the slot.
+    structure, residual : (H', W', 3) float32 ndarray
+        The ring's colour layout and detail (padded frame: `pad` on each side).
+    distance : (H', W') float32 ndarray
+        Distance to the nearest known pixel.
+
+    Returns
+    -------
+    structure, residual : (H', W', 3) float32 ndarray
+    """
+    rows, cols = (np.arange(n) - pad for n in distance.shape)
+    to_edge = np.minimum.outer(np.minimum(rows, rows[-1] - pad - rows), np.minimum(cols, cols[-1] - pad - cols))
+    share = _smoothstep(np.clip(distance / np.maximum(distance + np.maximum(to_edge, 0), 1e-6), 0.0, 1.0))
+    known = np.pad(guide.known, pad, mode="edge")
+    share = (share * known)[..., None].astype(np.float32)
+    image = np.pad(guide.image, ((pad, pad), (pad, pad), (0, 0)), mode="edge").astype(np.float32)
+    colours = _membrane_fill(image * known[..., None], known, cell=cell)
+    structure = (1.0 - share) * structure + share * colours
+    if guide.slots_before == 1:
+        residual = (1.0 - share) * residual + share * (image - colours)
+    return structure, residual
 
 
 def _nearest_known(known: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
