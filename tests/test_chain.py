@@ -165,10 +165,11 @@ def test_no_visible_line_at_the_photo_edges_with_contain(cat_pixels):
 def test_a_chain_lands_in_the_next_photo_in_its_colours_and_without_a_seam(request, monkeypatch, inner, outer):
     """Slot 1 goes over into the nested photo, so slot 2 is that photo all round the chain.
 
-    Nothing is generated between them, the join is as seamless as the photo's own pixels there
-    (the astronaut's suit has an edge where the coffee lands: 1.31), and slot 1's ring lies
-    16.2-17.6 dB from the photo it lands in. As its own scene, with a band to blend it, the
-    ring read as a rectangle of another scene: 9.9-11.8 dB.
+    Nothing is generated between them, and the join scores within 0.1 of the photo's own pixels
+    there (the astronaut's suit has an edge where the coffee lands: 1.31 the photo, 1.36 the
+    join; slot 1's edge is the photo enlarged and shrunk back, a little softer). Slot 1's ring
+    lies 19.4-21.4 dB from the photo it lands in. As its own scene, with a band to blend it,
+    the ring read as a rectangle of another scene: 9.9-11.8 dB.
     """
     inner, outer = request.getfixturevalue(inner), request.getfixturevalue(outer)
     own, _ = fit_photo(outer, 270, 480, "cover")
@@ -184,10 +185,10 @@ def test_a_chain_lands_in_the_next_photo_in_its_colours_and_without_a_seam(reque
     assert not stack.masks[2].any()
     np.testing.assert_array_equal(stack.images[2][outside], own[outside])
     edge = quality.centre_box(~outside)
-    assert quality.seam_ratio(stack.images[2], edge) <= max(1.15, quality.seam_ratio(own, edge) + 0.05)
+    assert quality.seam_ratio(stack.images[2], edge) <= max(1.15, quality.seam_ratio(own, edge) + 0.1)
     monkeypatch.setattr(chain, "GUIDED_SLOTS", 0)
     _, own_scene = landing(classic_chain(inner, 2, outer_photos={2: outer}))
-    assert fidelity >= 15 and fidelity >= own_scene + 4, (fidelity, own_scene)
+    assert fidelity >= 17 and fidelity >= own_scene + 6, (fidelity, own_scene)
 
 
 def test_the_two_slots_before_a_nested_photo_are_guided_by_it(cat_pixels, coffee_pixels):

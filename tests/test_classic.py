@@ -215,8 +215,8 @@ def test_stacked_reads_two_arrays_as_their_stack():
 
 
 @pytest.mark.parametrize("slots_before", [1, 2])
-def test_a_guided_ring_leaves_the_photo_as_before_and_goes_over_into_the_guide(slots_before):
-    """Next to the photo the ring is what it is without a guide; at the image's edge it is the guide's colours, and one slot before the photo its detail too."""
+def test_a_guided_ring_leaves_the_photo_without_a_seam_and_goes_over_into_the_guide(slots_before):
+    """No seam at the photo (1.08 without a guide, 1.07 and 1.04 with); at the image's edge the guide's colours, and one slot before the photo its detail too."""
     from zoomout.engines.base import Guide
 
     image, mask = photo("chelsea", 240), centre_mask(160, 240)
@@ -227,8 +227,8 @@ def test_a_guided_ring_leaves_the_photo_as_before_and_goes_over_into_the_guide(s
         image, mask, seed=0, slot=1, reference=reference, reference_slot=0,
         guide=Guide(guide_image, np.ones(mask.shape, bool), slots_before),
     ).astype(float)  # fmt: skip
-    near = mask & (cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3) <= 3)
-    assert np.abs(guided[near] - plain[near]).mean() < 1
+    box = quality.centre_box(~mask)
+    assert quality.seam_ratio(guided.astype(np.uint8), box) <= min(1.15, quality.seam_ratio(plain.astype(np.uint8), box) + 0.05)
     edge = np.zeros(mask.shape, bool)
     edge[:2], edge[-2:], edge[:, :2], edge[:, -2:] = True, True, True, True
     blur = lambda a: cv2.GaussianBlur(a.astype(np.float32), (0, 0), 6)  # noqa: E731

@@ -94,9 +94,15 @@ class ClassicEngine(Engine):
         image_pad = np.pad(image.astype(np.float32), ((pad, pad), (pad, pad), (0, 0)))
         image_pad[~known_pad] = 0.0
 
-        # 2. Structure: low-frequency extension of the known colours over everything
+        # 2. Structure: low-frequency extension of the known colours over everything; before a
+        #    nested photo (a guide), it fades into that photo's colours instead of one colour
         decay_px = _DECAY_SHARE * _smaller_side(known)
-        structure = _structure_fill(image_pad, known_pad, cell=max(block // 3, 2), decay_px=decay_px)
+        if guide is not None:
+            guide = Guide(
+                np.pad(guide.image, ((pad, pad), (pad, pad), (0, 0)), mode="edge").astype(np.float32),
+                np.pad(guide.known, pad, mode="edge"), guide.slots_before,
+            )  # fmt: skip
+        structure = _structure_fill(image_pad, known_pad, cell=max(block // 3, 2), decay_px=decay_px, guide=guide)
         detail = np.where(known_pad[..., None], image_pad - structure, 0.0).astype(np.float32)
 
         # 3. Source positions: whole blocks of the known region, centred in its outer band; with
@@ -195,7 +201,7 @@ def _membrane_fill(image: np.ndarray, known: np.ndarray, *, cell: int) -> np.nda
     return _full_resolution(colour, known.shape)
 
 
-def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px: float) -> np.ndarray:
+def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px: float, guide: Guide | None = None) -> np.ndarray:
     """Colour layout of the ring: border colours that decay toward a smooth model of the background.
 
     A membrane fill carries every border colour to infinity: over a chain the dark and bright
@@ -215,6 +221,9 @@ def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px
     cell : int
         Low-resolution cell size in pixels: detail below it belongs to the texture.
     decay_px : float
+    guide : Guide, optional
+        Padded like `image`: the border colours fade into its colours, blurred over
+        `decay_px` (`_blurred_guide`), instead of into one colour.
 
     Returns
     -------
@@ -224,6 +233,8 @@ def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px
     if fixed.all():
         return _full_resolution(colour, known.shape)
     background = _background_model(colour, fixed)
+    if guide is not None:
+        background = _blurred_guide(guide, cell, sigma_px=decay_px, fallback=background)
     offset = colour - background
     open_ring = _reaches_the_edge(~fixed)
     if open_ring.any():
@@ -236,6 +247,22 @@ def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px
         # a band between known regions (a nest's) draws no rays: a thin plate spans it smoothly
         offset[enclosed] = _membrane_solve(offset, ~enclosed, order=2)
     return _full_resolution(background + offset, known.shape)
+
+
+def _blurred_guide(guide: Guide, cell: int, *, sigma_px: float, fallback: np.ndarray) -> np.ndarray:
+    """(h, w, C) the guide's colours per low-resolution cell, blurred by `sigma_px`; `fallback` where it does not cover.
+
+    The ring's own fill fades into these instead of the one background colour, so between
+    the photo's border colours and the guide no third colour shows (a halo around the
+    photo), and the guide's features, blurred over the fade's length, do not start at the
+    border.
+    """
+    colour, fixed = _low_resolution(guide.image * guide.known[..., None], guide.known, cell)
+    weight = fixed.astype(np.float64)
+    sigma = max(sigma_px / cell, 0.5)
+    total = cv2.GaussianBlur(colour * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    weight = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)[..., None]
+    return np.where(weight > 0.5, total / np.maximum(weight, 1e-6), fallback)
 
 
 def _reaches_the_edge(region: np.ndarray) -> np.ndarray:
@@ -889,7 +916,7 @@ def _go_over_into(
     Parameters
     ----------
     guide : Guide
-        Unpadded, like the slot.
+        Padded like the slot, its image float32.
     structure, residual : (H', W', 3) float32 ndarray
         The ring's colour layout and detail (padded frame: `pad` on each side).
     distance : (H', W') float32 ndarray
@@ -899,16 +926,14 @@ def _go_over_into(
     -------
     structure, residual : (H', W', 3) float32 ndarray
     """
-    rows, cols = (np.arange(n) - pad for n in distance.shape)
+    rows, cols = (np.arange(n, dtype=np.float32) - pad for n in distance.shape)
     to_edge = np.minimum.outer(np.minimum(rows, rows[-1] - pad - rows), np.minimum(cols, cols[-1] - pad - cols))
     share = _smoothstep(np.clip(distance / np.maximum(distance + np.maximum(to_edge, 0), 1e-6), 0.0, 1.0))
-    known = np.pad(guide.known, pad, mode="edge")
-    share = (share * known)[..., None].astype(np.float32)
-    image = np.pad(guide.image, ((pad, pad), (pad, pad), (0, 0)), mode="edge").astype(np.float32)
-    colours = _membrane_fill(image * known[..., None], known, cell=cell)
-    structure = (1.0 - share) * structure + share * colours
+    share = (share * guide.known)[..., None]
+    colours = _membrane_fill(guide.image * guide.known[..., None], guide.known, cell=cell)
+    structure = structure + share * (colours - structure)
     if guide.slots_before == 1:
-        residual = (1.0 - share) * residual + share * (image - colours)
+        residual = residual + share * (guide.image - colours - residual)
     return structure, residual
 
 
