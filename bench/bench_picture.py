@@ -1,7 +1,8 @@
 """Picture quality of the classic engine over chains, per photo (the measures of `zoomout.quality`).
 
 Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zoom 2):
-- ray index of slots 1-5 (real surroundings ≈ 0.95; goal ≤ 1.10);
+- ray index of slots 1-5 (real surroundings ≈ 0.95; goal ≤ 1.10), and what a texture with no
+  direction scores in the same ring by chance (`ray_noise_baseline`);
 - seam ratio at the kept centre's border of slots 1-5 and at slot 0's photo edges with
   `fit='contain'` (goal ≤ 1.15);
 - nest (each photo's chain landing in the next photo at slot 2): the seam ratio where it
@@ -105,6 +106,23 @@ def grid_contrast(image: np.ndarray, ring: np.ndarray) -> float:
     # the quilt lays its grid on the frame padded by one block, from the kept centre's corner modulo the step
     origin = tuple((edge + block) % step - block for edge in (top, left))
     return quality.grid_contrast(image, ring, step, origin)
+
+
+def ray_noise_baseline(draws: int = 100, sigma_px: float = 12.0) -> np.ndarray:
+    """Ray index of a texture with no direction at all, in slot 1's ring: Gaussian-filtered noise, `draws` seeds.
+
+    A finite ring holds a limited number of blobs, so even an isotropic texture scores above
+    or below 1 by chance: this is the spread a slot's ray index has without any ray.
+    """
+    ring = np.ones((HEIGHT, WIDTH), bool)
+    ring[round(HEIGHT / 4) : round(3 * HEIGHT / 4), round(WIDTH / 4) : round(3 * WIDTH / 4)] = False
+    rng = np.random.default_rng(0)
+    values = []
+    for _ in range(draws):
+        noise = cv2.GaussianBlur(rng.normal(size=(HEIGHT, WIDTH)).astype(np.float32), (0, 0), sigma_px)
+        grey = np.clip(noise / noise.std() * 20 + 128, 0, 255).astype(np.uint8)
+        values.append(quality.ray_index(np.repeat(grey[..., None], 3, axis=2), ring))
+    return np.array(values)
 
 
 def real_side_seams(photo: np.ndarray, slot: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float] | None:
@@ -211,6 +229,9 @@ def main(names: list[str]) -> None:
     names = [name for name in names if name not in missing]
     others = {name: load(name) for name in names}
     print(f"{WIDTH}x{HEIGHT}, zoom {ZOOM:g}; rays and seams of slots 1-5")
+    noise = ray_noise_baseline()
+    print(f"ray index of isotropic noise (sigma 12 px) in slot 1's ring: mean {noise.mean():.2f}, "
+          f"above 1.10 in {(noise > 1.10).mean():.0%} of {noise.size} draws, at most {noise.max():.2f}")
     for i, name in enumerate(names):
         photo = others[name]
         chain = chain_figures(photo)
