@@ -134,13 +134,13 @@ def _guide(k: int, photo: np.ndarray, outer_photos: dict[int, np.ndarray], shape
     A loop that closes on its own photo gets none: enlarging the photo's middle would paint a
     blurred giant of its subject around the chain, the ghost a loop must not have.
     """
-    after = [n for n in outer_photos if n > k]
-    if k == 0 or k in outer_photos or not after or min(after) - k > GUIDED_SLOTS:
+    following = min((n for n in outer_photos if n > k), default=None)
+    if k == 0 or k in outer_photos or following is None or following - k > GUIDED_SLOTS:
         return None
-    outer = outer_photos[min(after)]
+    outer = outer_photos[following]
     if outer is photo or (outer.shape == photo.shape and np.array_equal(outer, photo)):
         return None
-    return nest_guide(outer, shape, zoom ** (min(after) - k), fit, min(after) - k)
+    return nest_guide(outer, shape, zoom ** (following - k), fit, following - k)
 
 
 def build_chain(
