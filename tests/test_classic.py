@@ -237,6 +237,21 @@ def test_a_guided_ring_leaves_the_photo_without_a_seam_and_goes_over_into_the_gu
     assert (detail_gap < 2) == (slots_before == 1), detail_gap
 
 
+@pytest.mark.parametrize("slots_before", [1, 2])
+def test_a_guide_that_covers_part_of_the_slot_leaves_no_line_where_it_ends(slots_before):
+    """A photo fitted with 'contain' covers a strip: the ring feathers out of it (0.85, 0.82) instead of ending in a line (1.52, 1.40)."""
+    from zoomout.engines.base import Guide
+
+    image, mask = photo("chelsea", 240), centre_mask(160, 240)
+    guide_image = np.ascontiguousarray(photo("coffee", 480)[80:240, 120:360])
+    strip = np.zeros(mask.shape, bool)
+    strip[30:130] = True
+    out = ClassicEngine().outpaint(
+        image, mask, seed=0, slot=1, reference=image, reference_slot=0, guide=Guide(guide_image, strip, slots_before)
+    )  # fmt: skip
+    assert quality.seam_ratio(out, (30, 130, 0, 240), ("top", "bottom")) <= 1.15
+
+
 def test_a_nest_s_photo_frame_sources_blocks_that_lie_near_it():
     """Around a nest's band: sources only in the photo's frame, and a share that runs from 0 at the centre to 1 at the frame."""
     height, width, pad, block = 160, 96, 8, 8

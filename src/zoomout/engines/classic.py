@@ -148,7 +148,9 @@ class ClassicEngine(Engine):
         #     before, detail too: the photo takes over at the slot's edge without a seam or a
         #     rectangle of another scene
         if guide is not None:
-            structure, residual = _go_over_into(guide, structure, residual, nearest[0], pad, cell=max(block // 3, 2))
+            structure, residual = _go_over_into(
+                guide, structure, residual, nearest[0], pad, cell=max(block // 3, 2), feather_px=decay_px
+            )  # fmt: skip
 
         # 7. Compose: structure + detail, matched to the known pixels along their border
         out = structure + residual
@@ -250,7 +252,7 @@ def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px
 
 
 def _blurred_guide(guide: Guide, cell: int, *, sigma_px: float, fallback: np.ndarray) -> np.ndarray:
-    """(h, w, C) the guide's colours per low-resolution cell, blurred by `sigma_px`; `fallback` where it does not cover.
+    """(h, w, C) the guide's colours per low-resolution cell, blurred by `sigma_px`, fading into `fallback` where it does not cover.
 
     The ring's own fill fades into these instead of the one background colour, so between
     the photo's border colours and the guide no third colour shows (a halo around the
@@ -262,7 +264,7 @@ def _blurred_guide(guide: Guide, cell: int, *, sigma_px: float, fallback: np.nda
     sigma = max(sigma_px / cell, 0.5)
     total = cv2.GaussianBlur(colour * weight[..., None], (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
     weight = cv2.GaussianBlur(weight, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)[..., None]
-    return np.where(weight > 0.5, total / np.maximum(weight, 1e-6), fallback)
+    return total + (1.0 - weight) * fallback  # the guide's coverage fades into the fallback over sigma
 
 
 def _reaches_the_edge(region: np.ndarray) -> np.ndarray:
@@ -903,7 +905,7 @@ def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, distance: n
 
 
 def _go_over_into(
-    guide: Guide, structure: np.ndarray, residual: np.ndarray, distance: np.ndarray, pad: int, *, cell: int
+    guide: Guide, structure: np.ndarray, residual: np.ndarray, distance: np.ndarray, pad: int, *, cell: int, feather_px: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ring's layers faded into the guide's, from none at the known region to all at the image's edge.
 
@@ -911,7 +913,7 @@ def _go_over_into(
     the ring leaves the photo as it would without a guide, and 1 at the image's edge. The
     structure goes over into the guide's colours; one slot before the photo the detail goes
     over into the guide's too, so the ring's edge is the photo itself. Where the guide does not
-    cover, the ring stays its own.
+    cover, the ring stays its own, the share feathering out over `feather_px` inside the guide.
 
     Parameters
     ----------
@@ -929,7 +931,9 @@ def _go_over_into(
     rows, cols = (np.arange(n, dtype=np.float32) - pad for n in distance.shape)
     to_edge = np.minimum.outer(np.minimum(rows, rows[-1] - pad - rows), np.minimum(cols, cols[-1] - pad - cols))
     share = _smoothstep(np.clip(distance / np.maximum(distance + np.maximum(to_edge, 0), 1e-6), 0.0, 1.0))
-    share = (share * guide.known)[..., None]
+    # where the photo does not cover (fit 'contain'), the fade feathers out instead of ending in a line
+    inside = cv2.distanceTransform(np.pad(guide.known.astype(np.uint8), 1, constant_values=1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    share = (share * _smoothstep(np.clip(inside / feather_px, 0.0, 1.0)))[..., None]
     colours = _membrane_fill(guide.image * guide.known[..., None], guide.known, cell=cell)
     structure = structure + share * (colours - structure)
     if guide.slots_before == 1:
