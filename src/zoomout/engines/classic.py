@@ -911,8 +911,10 @@ def _go_over_into(
 
     The share is the smoothstep of d_known / (d_known + d_edge): flat at the known border, so
     the ring leaves the photo as it would without a guide, and 1 at the image's edge. The
-    structure goes over into the guide's colours; one slot before the photo the detail goes
-    over into the guide's too, so the ring's edge is the photo itself. Where the guide does not
+    structure goes over into the guide's colours, and the chain's detail into its own grey
+    (its colours, another scene's, would fleck the photo's: the coffee's red grain on a blue
+    sky); one slot before the photo the detail goes over into the guide's too, so the ring's
+    edge is the photo itself. Where the guide does not
     cover, the ring stays its own, the share feathering out over `feather_px` inside the guide.
 
     Parameters
@@ -936,6 +938,8 @@ def _go_over_into(
     share = (share * _smoothstep(np.clip(inside / feather_px, 0.0, 1.0)))[..., None]
     colours = _membrane_fill(guide.image * guide.known[..., None], guide.known, cell=cell)
     structure = structure + share * (colours - structure)
+    # the chain's detail keeps its light and shade but drops its colours, which are another scene's
+    residual = residual + share * (residual.mean(axis=2, keepdims=True) - residual)
     if guide.slots_before == 1:
         residual = residual + share * (guide.image - colours - residual)
     return structure, residual
