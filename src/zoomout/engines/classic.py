@@ -443,8 +443,7 @@ def _source_positions(known: np.ndarray, pad: int, block: int) -> tuple[np.ndarr
     """
     height, width = known.shape
     known_u8 = known.astype(np.uint8)
-    # distance of each known pixel to the nearest generated one (image borders do not count)
-    depth = cv2.distanceTransform(np.pad(known_u8, 1, constant_values=1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    depth = _depth_inside(known)
     ys, xs = np.nonzero(known)
     smaller_side = min(ys.max() - ys.min() + 1, xs.max() - xs.min() + 1)
     band = known & (depth <= max(_BAND_FRACTION * smaller_side, 2.0))
@@ -516,7 +515,7 @@ def _outside_sources(known: np.ndarray, frame: np.ndarray, pad: int, block: int)
     valid = np.zeros(to_frame.shape, bool)
     valid[corners[:, 0], corners[:, 1]] = True
     # smooth at both ends: the blocks next to the centre are the centre's texture, those next to the frame the photo's
-    share = _smoothstep(to_centre / np.maximum(to_centre + to_frame, 1e-6))
+    share = _way_across(to_centre, to_frame)
     return _Outside(corners, valid, frame, share, row, col)
 
 
@@ -932,10 +931,9 @@ def _go_over_into(
     """
     rows, cols = (np.arange(n, dtype=np.float32) - pad for n in distance.shape)
     to_edge = np.minimum.outer(np.minimum(rows, rows[-1] - pad - rows), np.minimum(cols, cols[-1] - pad - cols))
-    share = _smoothstep(np.clip(distance / np.maximum(distance + np.maximum(to_edge, 0), 1e-6), 0.0, 1.0))
+    share = _way_across(distance, np.maximum(to_edge, 0))
     # where the photo does not cover (fit 'contain'), the fade feathers out instead of ending in a line
-    inside = cv2.distanceTransform(np.pad(guide.known.astype(np.uint8), 1, constant_values=1), cv2.DIST_L2, 3)[1:-1, 1:-1]
-    share = (share * _smoothstep(np.clip(inside / feather_px, 0.0, 1.0)))[..., None]
+    share = (share * _smoothstep(np.clip(_depth_inside(guide.known) / feather_px, 0.0, 1.0)))[..., None]
     colours = _membrane_fill(guide.image * guide.known[..., None], guide.known, cell=cell)
     structure = structure + share * (colours - structure)
     # the chain's detail keeps its light and shade but drops its colours, which are another scene's
@@ -1043,6 +1041,19 @@ def _mirror_feather(
     out = residual.copy()
     out[py, px] = weight * mirrored + (1.0 - weight) * residual[py, px]
     return out
+
+
+def _depth_inside(region: np.ndarray) -> np.ndarray:
+    """(H, W) float32 distance of each pixel of `region` to the nearest pixel outside it (the image's edge does not count)."""
+    return cv2.distanceTransform(np.pad(region.astype(np.uint8), 1, constant_values=1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+
+
+def _way_across(near: np.ndarray, far: np.ndarray) -> np.ndarray:
+    """How far each pixel lies across from one side to the other: the smoothstep of near / (near + far), flat at both ends.
+
+    `near` and `far` are each pixel's distances to the two sides: 0 on the first, 1 on the second.
+    """
+    return _smoothstep(np.clip(near / np.maximum(near + far, 1e-6), 0.0, 1.0))
 
 
 def _smoothstep(t: np.ndarray) -> np.ndarray:
