@@ -194,16 +194,16 @@ def test_a_chain_lands_in_the_next_photo_in_its_colours_and_without_a_seam(reque
 def test_the_two_slots_before_a_nested_photo_are_guided_by_it(cat_pixels, coffee_pixels):
     """Slots 1 and 2 before a photo at slot 3; none for the photo slots, nor before a loop's return to the chain's own photo."""
     outer = {3: coffee_pixels, 6: cat_pixels}
-    guides = [chain._guide(k, cat_pixels, outer, (48, 32), 2.0, "cover") for k in range(7)]
-    assert [g.slots_before if g is not None else None for g in guides] == [None, 2, 1, None, None, None, None]
-    assert chain._guide(1, cat_pixels, {4: coffee_pixels}, (48, 32), 2.0, "cover") is None  # 3 slots before
+    guided_by = [chain._guided_by(k, cat_pixels, outer) for k in range(7)]
+    assert [n - k if n is not None else None for k, n in enumerate(guided_by)] == [None, 2, 1, None, None, None, None]
+    assert chain._guided_by(1, cat_pixels, {4: coffee_pixels}) is None  # 3 slots before
 
 
 @pytest.mark.parametrize("fit", ["cover", "contain"])
 def test_a_guide_is_the_photo_s_middle_as_a_closer_slot_sees_it(coffee_pixels, fit):
     """Shrunk back by the zoom into the middle, the guide is the photo's fitted frame there."""
     frame, unknown = fit_photo(coffee_pixels, 270, 480, fit)
-    guide = nest_guide(coffee_pixels, (480, 270), 2.0, fit)
+    guide = nest_guide((frame, unknown), 2.0)
     back, outside = shrink_slot(guide.image, 2.0)
     middle = ~outside & ~unknown
     assert np.abs(back[middle].astype(int) - frame[middle].astype(int)).mean() < 2

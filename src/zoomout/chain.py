@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,13 +85,13 @@ def shrink_slot(slot: np.ndarray, zoom: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def nest_photo(
-    previous: np.ndarray, photo: np.ndarray, zoom: float, fit: str, band_share: float = NEST_BAND
+    previous: np.ndarray, frame: tuple[np.ndarray, np.ndarray], zoom: float, band_share: float = NEST_BAND
 ) -> tuple[np.ndarray, np.ndarray]:
     """A given photo as the next slot: its frame area around the shrunk previous slot.
 
     The previous slot shrunk by `zoom` keeps the centre (the chain's invariant); the photo,
-    fitted to the canvas, keeps the outside; a band between them (`band_share` of the margin)
-    is left to generate so that one blends into the other.
+    fitted to the canvas (`frame`, as `fit_photo` gives it), keeps the outside; a band between
+    them (`band_share` of the margin) is left to generate so that one blends into the other.
 
     Returns
     -------
@@ -99,7 +100,7 @@ def nest_photo(
     """
     h, w = previous.shape[:2]
     centre, centre_unknown = shrink_slot(previous, zoom)
-    outer, outer_unknown = fit_photo(photo, w, h, fit)
+    outer, outer_unknown = frame
     grow_x, grow_y = band_share * w * (1 - 1 / zoom) / 2, band_share * h * (1 - 1 / zoom) / 2
     x_lo, y_lo = (w - w / zoom) / 2 - grow_x, (h - h / zoom) / 2 - grow_y
     cols, rows = np.arange(w) + 0.5, np.arange(h) + 0.5
@@ -110,26 +111,28 @@ def nest_photo(
     return image, unknown
 
 
-def nest_guide(photo: np.ndarray, shape: tuple[int, int], zoom: float, fit: str, slots_before: int = 1) -> Guide:
+def nest_guide(frame: tuple[np.ndarray, np.ndarray], zoom: float, slots_before: int = 1) -> Guide:
     """A nested photo as a slot `zoom` times closer in sees it: the middle of its fitted frame, enlarged.
 
     Parameters
     ----------
-    photo : (h, w, 3) uint8 ndarray
-    shape : (H, W)
+    frame : ((H, W, 3) uint8 ndarray, (H, W) bool ndarray)
+        The photo fitted to the slot and where it does not cover it (`fit_photo`).
     zoom : float
         How much closer the slot is than the photo's: zoom_per_slotᵈ, d slots before it.
+    slots_before : int
+        d.
     """
-    height, width = shape
-    frame, unknown = fit_photo(photo, width, height, fit)
+    image, unknown = frame
+    height, width = unknown.shape
     offset = centred_offset((width, height), (width, height), zoom)
-    image, _ = place(frame, shape, zoom, offset)
-    covered, _ = place(np.where(unknown, 0, 255).astype(np.uint8), shape, zoom, offset)
-    return Guide(image, covered == 255, slots_before)
+    enlarged, _ = place(image, unknown.shape, zoom, offset)
+    covered, _ = place(np.where(unknown, 0, 255).astype(np.uint8), unknown.shape, zoom, offset)
+    return Guide(enlarged, covered == 255, slots_before)
 
 
-def _guide(k: int, photo: np.ndarray, outer_photos: dict[int, np.ndarray], shape: tuple[int, int], zoom: float, fit: str) -> Guide | None:
-    """Slot k's guide: the next nested photo, when it comes within GUIDED_SLOTS and is not the chain's own photo.
+def _guided_by(k: int, photo: np.ndarray, outer_photos: dict[int, np.ndarray]) -> int | None:
+    """The slot of the nested photo that slot k goes over into: the next one, within GUIDED_SLOTS, unless it is the chain's own photo.
 
     A loop that closes on its own photo gets none: enlarging the photo's middle would paint a
     blurred giant of its subject around the chain, the ghost a loop must not have.
@@ -140,7 +143,7 @@ def _guide(k: int, photo: np.ndarray, outer_photos: dict[int, np.ndarray], shape
     outer = outer_photos[following]
     if outer is photo or (outer.shape == photo.shape and np.array_equal(outer, photo)):
         return None
-    return nest_guide(outer, shape, zoom ** (following - k), fit, following - k)
+    return following
 
 
 def build_chain(
@@ -170,21 +173,27 @@ def build_chain(
     reference: np.ndarray | None = None
     reference_slot: int | None = None
     reused = 0
-    guide = None
+
+    @functools.lru_cache(maxsize=1)  # a nested photo is fitted once for its slot and the slots it guides
+    def fitted(n: int) -> tuple[np.ndarray, np.ndarray]:
+        return fit_photo(outer_photos[n], width_px, height_px, fit)
+
+    guided_by = None
     for k in range(slots + 1):
         if k == 0:
             known, unknown = fit_photo(photo, width_px, height_px, fit)
         elif k in outer_photos:
             # a guided slot before ends in the photo's own pixels already: no band to blend them
-            known, unknown = nest_photo(images[-1], outer_photos[k], zoom_per_slot, fit, 0.0 if guide is not None else NEST_BAND)
+            known, unknown = nest_photo(images[-1], fitted(k), zoom_per_slot, 0.0 if guided_by is not None else NEST_BAND)
         else:
             known, unknown = shrink_slot(images[-1], zoom_per_slot)
-        guide = _guide(k, photo, outer_photos, unknown.shape, zoom_per_slot, fit) if engine.uses_guide else None
+        guided_by = _guided_by(k, photo, outer_photos) if engine.uses_guide else None
         cached = cache.load(k) if cache is not None else None
         if cached is not None and _keeps_centre(cached[0], known, unknown) and np.array_equal(cached[1], unknown):
             slot = cached[0]
             reused += 1
         else:
+            guide = None if guided_by is None else nest_guide(fitted(guided_by), zoom_per_slot ** (guided_by - k), guided_by - k)
             slot = engine.outpaint(
                 known, unknown, seed=seed + k, slot=k, reference=reference, reference_slot=reference_slot, guide=guide
             )  # fmt: skip
