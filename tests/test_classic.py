@@ -13,6 +13,7 @@ import pytest
 
 from zoomout import quality
 from zoomout.engines import classic, create_engine
+from zoomout.engines.base import Guide
 from zoomout.engines.classic import ClassicEngine
 from zoomout.quality import gradient_magnitude
 
@@ -217,8 +218,6 @@ def test_stacked_reads_two_arrays_as_their_stack():
 @pytest.mark.parametrize("slots_before", [1, 2])
 def test_a_guided_ring_leaves_the_photo_without_a_seam_and_goes_over_into_the_guide(slots_before):
     """No seam at the photo (1.08 without a guide, 1.07 and 1.04 with); at the image's edge the guide's colours, and one slot before the photo its detail too."""
-    from zoomout.engines.base import Guide
-
     image, mask = photo("chelsea", 240), centre_mask(160, 240)
     guide_image = np.ascontiguousarray(photo("coffee", 480)[80:240, 120:360])  # the middle, enlarged twice
     engine, reference = ClassicEngine(), image
@@ -239,8 +238,6 @@ def test_a_guided_ring_leaves_the_photo_without_a_seam_and_goes_over_into_the_gu
 
 def test_a_guided_ring_drops_the_chain_s_own_detail_colours():
     """Two slots before a blue sky the coffee's red grain turns grey: detail chroma at the edge 0.36 levels, 4.59 unguided (2.57 without the greying)."""
-    from zoomout.engines.base import Guide
-
     image, mask = photo("coffee", 240), centre_mask(160, 240)
     sky = np.empty_like(image)
     sky[:] = (100, 150, 220)
@@ -258,8 +255,6 @@ def test_a_guided_ring_drops_the_chain_s_own_detail_colours():
 @pytest.mark.parametrize("slots_before", [1, 2])
 def test_a_guide_that_covers_part_of_the_slot_leaves_no_line_where_it_ends(slots_before):
     """A photo fitted with 'contain' covers a strip: the ring feathers out of it (0.85, 0.82) instead of ending in a line (1.52, 1.40)."""
-    from zoomout.engines.base import Guide
-
     image, mask = photo("chelsea", 240), centre_mask(160, 240)
     guide_image = np.ascontiguousarray(photo("coffee", 480)[80:240, 120:360])
     strip = np.zeros(mask.shape, bool)
