@@ -8,8 +8,10 @@ mirroring repeats the subject. This engine splits the image into two layers:
   into the dominant colour of the known region's outer band (most likely background), so the
   far edge never goes dark and no radial rays appear, as they do when a membrane fill
   carries every border colour to infinity;
-- texture, the detail (image minus structure): image quilting in onion-peel order,
-  blocks taken only from the outer band of the known region (most likely background),
+- texture, the detail (image minus a structure that sparse features such as twigs and stars do
+  not pull, so they carry no halo): image quilting in onion-peel order, each block going
+  over its neighbours beyond the least-error cut through their overlap, blocks taken only
+  from the outer band of the known region (most likely background),
   chosen by overlap match, colour match to the structure, a penalty for distinctive
   patches (eyes, text) and a penalty for reusing a source region. In a nest's band, between
   the shrunk chain and a given photo around it, blocks come more and more from that photo's
@@ -55,6 +57,7 @@ _LOCAL_BLOCKS = 3  # a nest photo's blocks are drawn within this many blocks of 
 _BORDER_BLOCKS = 0.3  # the last mismatch with the known pixels fades out over this many blocks
 _DECAY_SHARE = 0.25  # border colours fade into the background model over this share of the known region's smaller side
 _DOMINANT_STEPS = 10  # reweighting steps of the background's dominant colour (it settles within a few)
+_ROBUST_SCALE = 2.0  # a pixel this many times the median distance from its cell's colour counts half in it
 _VARIETY = 0.6  # how much the texture's strength varies over the far field: its log is this times a unit-std field
 _VARIETY_FINEST_PX = 8.0  # the variety's finest features (finer ones fade out over an octave): the texture's own scale is below
 _VARIETY_UNIT = 1 / 64  # lattice spacing of the finest world octave, as a share of the slot's short side at slot 0
@@ -67,7 +70,7 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "9"
+    revision: ClassVar[str] = "10"
     uses_reference: ClassVar[bool] = True
     uses_guide: ClassVar[bool] = True
     trained_model: ClassVar[bool] = False
@@ -231,7 +234,7 @@ def _structure_fill(image: np.ndarray, known: np.ndarray, *, cell: int, decay_px
     -------
     (H, W, 3) float32 ndarray
     """
-    colour, fixed = _low_resolution(image, known, cell)
+    colour, fixed = _robust_cells(image, known, cell)
     if fixed.all():
         return _full_resolution(colour, known.shape)
     background = _background_model(colour, fixed)
@@ -282,6 +285,43 @@ def _low_resolution(image: np.ndarray, known: np.ndarray, cell: int) -> tuple[np
     colour = cv2.resize(image, size, interpolation=cv2.INTER_AREA).reshape(*weight.shape, -1).astype(np.float64)
     colour /= np.maximum(weight, 1e-6)[..., None]
     return colour, weight >= min(0.5, weight.max())
+
+
+def _robust_cells(image: np.ndarray, known: np.ndarray, cell: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_low_resolution`, with each pixel weighted down by how far it lies from its cell's colour: the colour most of a cell has.
+
+    A cell's plain mean is pulled by the few pixels of a sparse feature: a sky cell with a
+    dark twig is darker than the sky, so the detail (image minus structure) holds the twig
+    and a bright halo around it, and a star field's cells around a bright galaxy hold a
+    dark hole. The quilt then scatters those halos and holes over the ring. One reweighting
+    step, Cauchy's like `_dominant_colour`: 1 / (1 + (d / s)²), d a pixel's distance to the
+    plain means' structure and s _ROBUST_SCALE times the median d over the known pixels.
+
+    Parameters
+    ----------
+    image : (H, W, 3) float32 ndarray
+        Colours, zero where unknown.
+    known : (H, W) bool ndarray
+    cell : int
+
+    Returns
+    -------
+    colour : (h, w, 3) float64 ndarray
+    fixed : (h, w) bool ndarray
+        As `_low_resolution`'s: which cells are known does not change.
+    """
+    colour, fixed = _low_resolution(image, known, cell)
+    difference = cv2.subtract(image, _full_resolution(colour, known.shape), dtype=cv2.CV_32F)
+    distance = cv2.transform(cv2.multiply(difference, difference), np.ones((1, 3), np.float32))  # squared
+    step = max(cell // 2, 1)  # the median from a subsample: a cell's worth of pixels each
+    scale = _ROBUST_SCALE * max(float(np.sqrt(np.median(distance[::step, ::step][known[::step, ::step]]))), 1.0)
+    weight = np.where(known, 1.0 / (1.0 + distance / scale**2), 0.0).astype(np.float32)
+    size = colour.shape[1::-1]
+    total = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+    weighted = cv2.resize(image * weight[..., None], size, interpolation=cv2.INTER_AREA).astype(np.float64)
+    has = total > 1e-6
+    colour[has] = weighted[has] / total[has, None]
+    return colour, fixed
 
 
 def _full_resolution(colour: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -412,7 +452,7 @@ def _reference_sources(
         size = (max(round(width * scale), block + 1), max(round(height * scale), block + 1))
         image = cv2.resize(reference, size, interpolation=cv2.INTER_AREA).astype(np.float32)
         h, w = image.shape[:2]
-        structure = _membrane_fill(image, np.ones((h, w), bool), cell=cell)
+        structure = _full_resolution(_robust_cells(image, np.ones((h, w), bool), cell)[0], (h, w))
         band_px = _BAND_FRACTION * min(h, w)
         stride = max(block // 8, 1)
         ys, xs = np.mgrid[0 : h - block + 1 : stride, 0 : w - block + 1 : stride]
@@ -651,10 +691,6 @@ def _quilt(
     cell = max(block // 2, 1)
     src_h, src_w = source_factor.shape
 
-    # feather ramp: 0 at the block edge, 1 past the overlap, smooth in between
-    ramp_1d = np.minimum(np.minimum(np.arange(block), np.arange(block)[::-1]) + 1, overlap + 1) / (overlap + 1)
-    ramp_1d = _smoothstep(ramp_1d)
-    ramp = np.minimum.outer(ramp_1d, ramp_1d).astype(np.float32)[..., None]
     stride = max(block // 16, 1)
     half = block // 2
     grid_y, grid_x = np.mgrid[0:block:stride, 0:block:stride]
@@ -708,11 +744,12 @@ def _quilt(
             # half the mean offset against the overlap: hides block edges, cannot drift far
             shift = 0.5 * (target - patches[chosen]).mean(0) if here.any() else 0.0
 
-            # place: feathered over generated pixels, plain over empty ones, never over known ones
+            # place: over generated pixels beyond the least-error cut through the overlap, plain over
+            #        empty ones, never over known ones
             patch = source_detail[src_y : src_y + block, src_x : src_x + block] * gain[y : y + block, x : x + block, None] + shift
             window = residual[y : y + block, x : x + block]
             was_filled = filled[y : y + block, x : x + block]
-            alpha = np.where(was_filled[..., None], ramp, 1.0)
+            alpha = np.where(was_filled[..., None], _boundary_cut(window, patch, was_filled, overlap), 1.0)
             if on_border:
                 on_known = known_pad[y : y + block, x : x + block]
                 alpha[on_known] = 0.0
@@ -733,6 +770,69 @@ def _quilt(
         list(pool.map(place, parts[:2], rngs[:2], uses, offsets))
     place(parts[2], rngs[2], uses[0] + uses[1], {**offsets[0], **offsets[1]})
     return residual, seam_diff, seam_weight
+
+
+def _boundary_cut(old: np.ndarray, new: np.ndarray, filled: np.ndarray, overlap: int) -> np.ndarray:
+    """Where a block goes over what is placed: beyond the least-error cut through each overlap strip (Efros & Freeman's quilting).
+
+    A feathered blend of two unrelated blocks halves the texture's variance midway across
+    the overlap, and shows the features of both half-faded: a grid of calmer lines with
+    ghosts in it. The cut instead keeps each pixel from one block, along the path where the
+    two agree best, so a feature in the overlap stays whole on one side of it.
+
+    Parameters
+    ----------
+    old, new : (B, B, 3) float32 ndarray
+        What is there, and the block going over it.
+    filled : (B, B) bool ndarray
+        Where `old` holds something.
+    overlap : int
+        The strips' width along each side of the block.
+
+    Returns
+    -------
+    (B, B, 1) float32 ndarray
+        The share of `new`: 0 between a filled side's edge and its cut (the block's own edge
+        always), 1 beyond the cut and on empty pixels, softened over a pixel.
+    """
+    size = old.shape[0]
+    difference = cv2.subtract(new, old, dtype=cv2.CV_32F)
+    error = cv2.transform(cv2.multiply(difference, difference), np.ones((1, 3), np.float32))
+    error[~filled] = 0.0
+    share = np.ones((size, size), np.float32)
+    # each side's strip as (size, overlap) views, column 0 on the block's edge: left, right, top, bottom
+    views = [lambda a: a[:, :overlap], lambda a: a[:, ::-1][:, :overlap], lambda a: a[:overlap].T, lambda a: a[::-1][:overlap].T]
+    sides = [view for view in views if view(filled).any()]
+    if not sides:
+        return share[..., None]
+    group = max(size // 16, 1)  # rows cut together, so the cut costs the same for any block size (16 rows)
+    rows = -(-size // group)
+    strips = np.zeros((rows * group, len(sides), overlap), np.float32)
+    for k, view in enumerate(sides):
+        strips[:size, k] = view(error)
+    totals = strips.reshape(rows, group, len(sides), overlap).sum(1) if group > 1 else strips
+    totals[:, :, 0] += totals.max() + 1.0  # the block's own edge stays the old content's
+    kernel = np.ones((1, 3), np.uint8)
+    for row in range(1, rows):
+        totals[row] += cv2.erode(totals[row - 1], kernel, borderType=cv2.BORDER_REPLICATE)
+    cost = totals.tolist()
+    cut = np.empty((len(sides), rows), np.int64)
+    for k in range(len(sides)):
+        line = cost[-1][k]
+        column = line.index(min(line))
+        cut[k, -1] = column
+        for row in range(rows - 2, -1, -1):
+            line, best = cost[row][k], column
+            if column > 0 and line[column - 1] < line[best]:
+                best = column - 1
+            if column + 1 < overlap and line[column + 1] < line[best]:
+                best = column + 1
+            cut[k, row] = column = best
+    beyond = np.arange(overlap) >= (np.repeat(cut, group, axis=1)[:, :size] if group > 1 else cut)[..., None]
+    for view, mask in zip(sides, beyond):
+        np.minimum(view(share), mask, out=view(share))
+    share[~filled] = 1.0  # an empty pixel takes the new block whichever side of a cut it lies
+    return cv2.blur(share, (3, 3), borderType=cv2.BORDER_REPLICATE)[..., None]  # a cut softened over a pixel: no stair steps
 
 
 class _Stacked:
