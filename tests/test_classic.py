@@ -286,16 +286,17 @@ def test_a_nest_s_photo_frame_sources_blocks_that_lie_near_it():
     assert classic._outside_sources(centre, classic._reaches_the_edge(centre), pad, block) is None
 
 
-def test_a_sparse_feature_does_not_pull_its_cell_s_colour():
+@pytest.mark.parametrize("cell", [12, 24])
+def test_a_sparse_feature_does_not_pull_its_cell_s_colour(cell):
     """A sky crossed by thin dark twigs: each cell keeps the sky's colour, so the detail is the twig alone, with no bright halo."""
-    height, width, cell = 120, 120, 12
+    height, width = 240, 240
     rng = np.random.default_rng(3)
     sky = np.array([100.0, 150.0, 220.0], np.float32)
     image = np.empty((height, width, 3), np.float32)
     image[:] = sky
     image += rng.normal(0, 2, image.shape).astype(np.float32)
     twig = np.zeros((height, width), np.uint8)
-    for _ in range(12):
+    for _ in range(48):
         start = rng.integers(0, (width, height))
         cv2.line(twig, tuple(int(v) for v in start), tuple(int(v) for v in start + rng.integers(-30, 30, 2)), 1, 2)
     image[twig > 0] = (20, 20, 20)
