@@ -278,7 +278,11 @@ def _reaches_the_edge(region: np.ndarray) -> np.ndarray:
 
 
 def _low_resolution(image: np.ndarray, known: np.ndarray, cell: int) -> tuple[np.ndarray, np.ndarray]:
-    """(h, w, C) float64 mean known value per cell, and (h, w) bool cells that are at least half known."""
+    """(h, w, C) float64 mean known value per cell, and (h, w) bool cells that are at least half known.
+
+    `known` may be float weights (0 to 1), with `image` already multiplied by them: the means
+    are then weighted ones (and the second value is of no use).
+    """
     height, width = known.shape
     size = (max(width // cell, 1), max(height // cell, 1))
     weight = cv2.resize(known.astype(np.float32), size, interpolation=cv2.INTER_AREA)
@@ -311,17 +315,17 @@ def _robust_cells(image: np.ndarray, known: np.ndarray, cell: int) -> tuple[np.n
         As `_low_resolution`'s: which cells are known does not change.
     """
     colour, fixed = _low_resolution(image, known, cell)
-    difference = cv2.subtract(image, _full_resolution(colour, known.shape), dtype=cv2.CV_32F)
-    distance = cv2.transform(cv2.multiply(difference, difference), np.ones((1, 3), np.float32))  # squared
+    distance = _squared_distance(image, _full_resolution(colour, known.shape))
     step = max(cell // 2, 1)  # the median from a subsample: a cell's worth of pixels each
     scale = _ROBUST_SCALE * max(float(np.sqrt(np.median(distance[::step, ::step][known[::step, ::step]]))), 1.0)
     weight = np.where(known, 1.0 / (1.0 + distance / scale**2), 0.0).astype(np.float32)
-    size = colour.shape[1::-1]
-    total = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
-    weighted = cv2.resize(image * weight[..., None], size, interpolation=cv2.INTER_AREA).astype(np.float64)
-    has = total > 1e-6
-    colour[has] = weighted[has] / total[has, None]
-    return colour, fixed
+    return _low_resolution(image * weight[..., None], weight, cell)[0], fixed
+
+
+def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(H, W) float32 squared colour distance between two (H, W, 3) images."""
+    difference = cv2.subtract(a, b, dtype=cv2.CV_32F)
+    return cv2.transform(cv2.multiply(difference, difference), np.ones((1, 3), np.float32))
 
 
 def _full_resolution(colour: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -796,8 +800,7 @@ def _boundary_cut(old: np.ndarray, new: np.ndarray, filled: np.ndarray, overlap:
         always), 1 beyond the cut and on empty pixels, softened over a pixel.
     """
     size = old.shape[0]
-    difference = cv2.subtract(new, old, dtype=cv2.CV_32F)
-    error = cv2.transform(cv2.multiply(difference, difference), np.ones((1, 3), np.float32))
+    error = _squared_distance(new, old)
     error[~filled] = 0.0
     share = np.ones((size, size), np.float32)
     # each side's strip as (size, overlap) views, column 0 on the block's edge: left, right, top, bottom
