@@ -388,6 +388,35 @@ def test_a_sky_with_branches_goes_on_as_sky_far_out():
     assert np.linalg.norm(far_colour - (100, 150, 220)) < 0.5 * np.linalg.norm(band_mean - (100, 150, 220)), (far_colour, band_mean)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_clear_sky_goes_on_clear_beside_branches_which_go_on_beside_their_own(seed):
+    """Branches over the upper two thirds of a sky set the band's typical strength; the ring keeps it beside them only.
+
+    Taking that typical strength everywhere scattered branch pieces all over the ring, around
+    the photo's clear sky too. The strength the ring expects follows the known region's beside
+    it, then the band's blocks of the ring's own colour: a clear sky's.
+    """
+    height, width = 480, 270
+    rng = np.random.default_rng(seed)
+    image = np.empty((height, width, 3), np.float32)
+    image[:] = (110, 160, 215)
+    image += cv2.GaussianBlur(rng.normal(0, 3, image.shape).astype(np.float32), (0, 0), 1.0)
+    for _ in range(260):
+        start = rng.integers(0, (width, int(height * 0.65)))
+        cv2.line(image, tuple(int(v) for v in start), tuple(int(v) for v in start + rng.integers(-40, 40, 2)), (25, 30, 30), 2)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    stack = build_chain(image, width_px=width, height_px=height, slots=2, zoom_per_slot=2.0, fit="cover", engine=ClassicEngine(), seed=seed)
+    energy = quality.highpass(stack.images[1]) ** 2
+    top, bottom, left, right = quality.centre_box(~stack.masks[1])
+    branches = (quality.highpass(image) ** 2)[: int(height * 0.6)].mean()
+    below = energy[bottom + 20 :].mean()  # under the photo's clear sky
+    rows = slice(top + 10, top + int(0.55 * (bottom - top)))  # beside its branches
+    beside = np.r_[energy[rows, left - 30 : left].ravel(), energy[rows, right : right + 30].ravel()].mean()
+    # the band's typical strength all over: below 0.26-0.47 of the branches', beside 0.7-1.4 times below
+    assert below < 0.05 * branches, below / branches
+    assert beside > 10 * below, beside / below
+
+
 def test_chained_zoom_keeps_the_palette():
     """Six zoom-2 slots in a row: the colours neither drift to black nor fade to grey."""
     image = cv2.resize(photo("coffee", 320), (160, 96), interpolation=cv2.INTER_AREA)

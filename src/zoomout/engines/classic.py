@@ -13,7 +13,9 @@ mirroring repeats the subject. This engine splits the image into two layers:
   over its neighbours beyond the least-error cut through their overlap, blocks taken only
   from the outer band of the known region (most likely background),
   chosen by overlap match, colour match to the structure, a penalty for distinctive
-  patches (eyes, text) and a penalty for reusing a source region. In a nest's band, between
+  patches (eyes, text) and a penalty for reusing a source region, and by strength: the known
+  region's beside the ring, fading like the colours into the strength the band's blocks of
+  the ring's colour have (a clear sky stays clear beside branches that crowd the band). In a nest's band, between
   the shrunk chain and a given photo around it, blocks come more and more from that photo's
   own frame the nearer they lie to it. Over a chain, each block's strength follows a smooth
   multi-scale field fixed to the chain's world, so the far slots mix calm and busy parts
@@ -58,6 +60,9 @@ _BORDER_BLOCKS = 0.3  # the last mismatch with the known pixels fades out over t
 _DECAY_SHARE = 0.25  # border colours fade into the background model over this share of the known region's smaller side
 _DOMINANT_STEPS = 10  # reweighting steps of the background's dominant colour (it settles within a few)
 _ROBUST_SCALE = 2.0  # a pixel this many times the median distance from its cell's colour counts half in it
+_STRENGTH_COLOUR_SCALE = 2 * _COLOUR_SCALE  # colour distance (σ) over which sources count toward a block's expected strength
+_STRENGTH_SOURCES = 2048  # sources sampled for it
+_STRENGTH_PRIOR = 0.01  # share of their weight on the band's typical strength
 _VARIETY = 0.6  # how much the texture's strength varies over the far field: its log is this times a unit-std field
 _VARIETY_FINEST_PX = 8.0  # the variety's finest features (finer ones fade out over an octave): the texture's own scale is below
 _VARIETY_UNIT = 1 / 64  # lattice spacing of the finest world octave, as a share of the slot's short side at slot 0
@@ -70,7 +75,7 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "10"
+    revision: ClassVar[str] = "11"
     uses_reference: ClassVar[bool] = True
     uses_guide: ClassVar[bool] = True
     trained_model: ClassVar[bool] = False
@@ -139,7 +144,7 @@ class ClassicEngine(Engine):
 
         # 5. Texture: quilt detail blocks into the ring, nearest to the known region first
         residual, seam_diff, seam_weight = _quilt(
-            detail, structure, known_pad, mask, pad, block, sources, rng, source_layers, gain, outside
+            detail, structure, known_pad, mask, pad, block, sources, rng, source_layers, gain, outside, fade_px=decay_px
         )
 
         # 6. Seam: carry the mismatch along the known border into the ring (gradient-domain blend),
@@ -575,6 +580,8 @@ def _quilt(
     source_layers: tuple[np.ndarray, np.ndarray] | None = None,
     gain: np.ndarray | None = None,
     outside: _Outside | None = None,
+    *,
+    fade_px: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fill the detail layer of the ring with blocks of source detail.
 
@@ -602,6 +609,10 @@ def _quilt(
         block's nearest frame pixel, _LOCAL_BLOCKS, so the floor goes on below and the shelf
         above), and how far the expected strength has gone from the reference's typical one
         to the frame's own beside the band.
+    fade_px : float
+        The expected strength fades from the known region's beside the ring into the one
+        the band's blocks of the ring's colour have (`_strength_by_colour`) by a Gaussian of
+        the distance to the known region, σ√2 = `fade_px`, like the structure's colours.
 
     Returns
     -------
@@ -668,17 +679,25 @@ def _quilt(
             )
         )  # fmt: skip
     source_energy = source_energy_map[sources[:, 0], sources[:, 1]]
-    # texture strength the ring should have: the known strength, extended like the colours
-    coverage = cv2.boxFilter(known_pad.astype(np.float32), -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
-    measured = coverage > 0.9
-    expected = _membrane_fill(np.where(measured, energy, 0.0)[..., None], measured, cell=max(block // 2, 1))[..., 0]
-    # typical, not peak, strength: edges of objects in the band must not set the level
+    # texture strength the ring should have: next to the known region its strength there, fading
+    # like the colours (`fade_px`) into the strength the band's blocks of the ring's colour have
+    # (a sky's blocks are calmer than a band whose typical strength its branches set); never
+    # above the band's typical strength: edges of objects in the band must not set the level
     in_frame = np.arange(len(sources)) >= sum(len(corners) for corners in all_sources[:lists])  # a nest's photo
     typical = np.median(source_energy[~in_frame])
-    # a reference is at the ring's own scale, so its typical strength is the ring's; the shrunk
-    # known border has lost strength to the downscale and would let the texture fade slot by slot
-    floor = typical if source_layers is not None else 0.0
-    log_expected = np.log(np.clip(expected, floor, typical) + _NOISE_FLOOR**2)
+    coverage = cv2.boxFilter(known_pad.astype(np.float32), -1, box, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE)
+    measured = coverage > 0.9
+    # (a chain's known region is the last slot shrunk, as weak as the reference's finest scale,
+    # which the blocks next to it draw from)
+    local = _membrane_fill(np.where(measured, energy, 0.0)[..., None], measured, cell=max(block // 2, 1))[by, bx, 0]
+    own = sources[~in_frame]
+    by_colour = _strength_by_colour(
+        mean_structure[by, bx], source_mean_structure[own[:, 0], own[:, 1]], log_energy[own[:, 0], own[:, 1]]
+    )
+    near = np.exp(-((depth / fade_px) ** 2))
+    log_typical = np.log(typical + _NOISE_FLOOR**2)
+    log_expected = np.full(known_pad.shape, log_typical, np.float32)
+    log_expected[by, bx] = near * np.log(np.clip(local, 0.0, typical) + _NOISE_FLOOR**2) + (1.0 - near) * np.minimum(by_colour, log_typical)
     beside = None
     if nest:
         # toward a nest's photo, the strength the photo has beside the band: its frame's, a block
@@ -774,6 +793,34 @@ def _quilt(
         list(pool.map(place, parts[:2], rngs[:2], uses, offsets))
     place(parts[2], rngs[2], uses[0] + uses[1], {**offsets[0], **offsets[1]})
     return residual, seam_diff, seam_weight
+
+
+def _strength_by_colour(colours: np.ndarray, source_colours: np.ndarray, source_log_energy: np.ndarray) -> np.ndarray:
+    """The texture strength the sources of each block's colour have: a kernel regression over colour.
+
+    Parameters
+    ----------
+    colours : (B, 3) float ndarray
+        The blocks' mean structure colours.
+    source_colours : (N, 3) float ndarray
+        The sources' mean structure colours.
+    source_log_energy : (N,) float ndarray
+        The sources' log texture strength.
+
+    Returns
+    -------
+    (B,) float ndarray
+        The mean log strength of the sources weighted by exp(−d² / 2σ²), d the colour distance
+        and σ _STRENGTH_COLOUR_SCALE, with _STRENGTH_PRIOR of the sources' weight on their
+        median: a colour no source has takes the band's typical strength.
+    """
+    step = -(-len(source_colours) // _STRENGTH_SOURCES)  # an even subsample, enough for a smooth mean
+    source_colours, source_log_energy = source_colours[::step].astype(np.float32), source_log_energy[::step]
+    colours = colours.astype(np.float32)
+    distance = (colours**2).sum(1)[:, None] + (source_colours**2).sum(1)[None] - 2.0 * colours @ source_colours.T
+    weight = np.exp(-np.maximum(distance, 0.0) / (2.0 * _STRENGTH_COLOUR_SCALE**2))
+    prior = _STRENGTH_PRIOR * len(source_colours)
+    return (weight @ source_log_energy + prior * np.median(source_log_energy)) / (weight.sum(1) + prior)
 
 
 def _boundary_cut(old: np.ndarray, new: np.ndarray, filled: np.ndarray, overlap: int) -> np.ndarray:
