@@ -15,9 +15,9 @@ mirroring repeats the subject. This engine splits the image into two layers:
   chosen by overlap match, colour match to the structure, a penalty for distinctive
   patches (eyes, text) and a penalty for reusing a source region, and by strength: the known
   region's beside the ring, fading like the colours into the strength the band's blocks of
-  the ring's colour have (a clear sky stays clear beside branches that crowd the band). In a nest's band, between
-  the shrunk chain and a given photo around it, blocks come more and more from that photo's
-  own frame the nearer they lie to it. Over a chain, each block's strength follows a smooth
+  the ring's colour have (a clear sky stays clear beside branches that crowd the band). In a
+  nest's band, between the shrunk chain and a given photo around it, blocks come more and
+  more from that photo's own frame the nearer they lie to it. Over a chain, each block's strength follows a smooth
   multi-scale field fixed to the chain's world, so the far slots mix calm and busy parts
   instead of repeating one texture all over.
 
