@@ -45,6 +45,15 @@ def noise_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     return np.clip(smooth + rng.normal(0, 12, (height, width, 3)), 0, 255).astype(np.uint8)
 
 
+def branches(height: int, width: int, rng: np.random.Generator, count: int, *, reach: int, thickness: int, rows: int | None = None) -> np.ndarray:
+    """(H, W) bool: `count` straight strokes, each from a random start in the top `rows` rows (all by default) to within `reach` px of it."""
+    strokes = np.zeros((height, width), np.uint8)
+    for _ in range(count):
+        start = rng.integers(0, (width, rows or height))
+        cv2.line(strokes, tuple(int(v) for v in start), tuple(int(v) for v in start + rng.integers(-reach, reach, 2)), 1, thickness)
+    return strokes > 0
+
+
 def clone_matches(image: np.ndarray, mask: np.ndarray) -> int:
     """SIFT matches (ratio test) between the ring and the subject (the centre less its outer band)."""
     grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -295,10 +304,7 @@ def test_a_sparse_feature_does_not_pull_its_cell_s_colour(cell):
     image = np.empty((height, width, 3), np.float32)
     image[:] = sky
     image += rng.normal(0, 2, image.shape).astype(np.float32)
-    twig = np.zeros((height, width), np.uint8)
-    for _ in range(48):
-        start = rng.integers(0, (width, height))
-        cv2.line(twig, tuple(int(v) for v in start), tuple(int(v) for v in start + rng.integers(-30, 30, 2)), 1, 2)
+    twig = branches(height, width, rng, 48, reach=30, thickness=2).astype(np.uint8)
     image[twig > 0] = (20, 20, 20)
     known = np.ones((height, width), bool)
     plain, _ = classic._low_resolution(image, known, cell)
@@ -375,9 +381,7 @@ def test_a_sky_with_branches_goes_on_as_sky_far_out():
     image = np.empty((height, width, 3), np.float32)
     image[:] = (100, 150, 220)
     image += rng.normal(0, 3, image.shape)
-    for _ in range(40):  # dark branches across the sky
-        start = rng.integers(0, (width, height))
-        cv2.line(image, tuple(int(v) for v in start), tuple(int(v) for v in start + rng.integers(-60, 60, 2)), (20, 20, 20), 4)
+    image[branches(height, width, rng, 40, reach=60, thickness=4)] = (20, 20, 20)  # dark branches across the sky
     image = np.clip(image, 0, 255).astype(np.uint8)
     mask = centre_mask(height, width)
     out = restore(np.where(mask[..., None], 0, image).astype(np.uint8), mask)
@@ -401,19 +405,17 @@ def test_a_clear_sky_goes_on_clear_beside_branches_which_go_on_beside_their_own(
     image = np.empty((height, width, 3), np.float32)
     image[:] = (110, 160, 215)
     image += cv2.GaussianBlur(rng.normal(0, 3, image.shape).astype(np.float32), (0, 0), 1.0)
-    for _ in range(260):
-        start = rng.integers(0, (width, int(height * 0.65)))
-        cv2.line(image, tuple(int(v) for v in start), tuple(int(v) for v in start + rng.integers(-40, 40, 2)), (25, 30, 30), 2)
+    image[branches(height, width, rng, 260, reach=40, thickness=2, rows=int(height * 0.65))] = (25, 30, 30)
     image = np.clip(image, 0, 255).astype(np.uint8)
     stack = build_chain(image, width_px=width, height_px=height, slots=2, zoom_per_slot=2.0, fit="cover", engine=ClassicEngine(), seed=seed)
     energy = quality.highpass(stack.images[1]) ** 2
     top, bottom, left, right = quality.centre_box(~stack.masks[1])
-    branches = (quality.highpass(image) ** 2)[: int(height * 0.6)].mean()
+    branch_energy = (quality.highpass(image) ** 2)[: int(height * 0.6)].mean()
     below = energy[bottom + 20 :].mean()  # under the photo's clear sky
     rows = slice(top + 10, top + int(0.55 * (bottom - top)))  # beside its branches
     beside = np.r_[energy[rows, left - 30 : left].ravel(), energy[rows, right : right + 30].ravel()].mean()
     # the band's typical strength all over: below 0.26-0.47 of the branches', beside 0.7-1.4 times below
-    assert below < 0.05 * branches, below / branches
+    assert below < 0.05 * branch_energy, below / branch_energy
     assert beside > 10 * below, beside / below
 
 
