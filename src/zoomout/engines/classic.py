@@ -17,9 +17,9 @@ mirroring repeats the subject. This engine splits the image into two layers:
   region's beside the ring, fading like the colours into the strength the band's blocks of
   the ring's colour have (a clear sky stays clear beside branches that crowd the band). In a
   nest's band, between the shrunk chain and a given photo around it, blocks come more and
-  more from that photo's own frame the nearer they lie to it. Over a chain, each block's strength follows a smooth
-  multi-scale field fixed to the chain's world, so the far slots mix calm and busy parts
-  instead of repeating one texture all over.
+  more from that photo's own frame the nearer they lie to it. Over a chain, each block's
+  strength follows a smooth multi-scale field fixed to the chain's world, so the far slots
+  mix calm and busy parts instead of repeating one texture all over.
 
 Two gradient-domain corrections remove the seam: the texture's mismatch where blocks
 overlap the known border, then the composed ring's last mismatch with the known pixel next
