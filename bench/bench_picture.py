@@ -9,7 +9,9 @@ Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zo
   lands, against the next photo's own there, the seam at slot 1's kept centre, and how far
   slot 1's ring lies from the photo it lands in (colour-layout fidelity, dB: a rectangle of
   another scene scores low);
-- far-slot texture: ring high-pass of slot 12 over slot 1's (goal ≥ 0.7);
+- far-slot texture: ring high-pass of slot 12 over slot 1's (goal ≥ 0.7), and over the
+  photo's own in slot 1's ring geometry (its outer three quarters, subject parts included):
+  whether the far slots are as busy as the photo, not only as slot 1's ring;
 - block grid: how much the texture strength beside the kept centre of slots 1 and 2 rises
   and falls with the quilt's block step (`quality.grid_contrast`), against the photo's own
   texture folded at the same step;
@@ -35,7 +37,7 @@ import numpy as np
 from PIL import Image
 
 from zoomout import quality
-from zoomout.chain import build_chain, fit_photo, shrink_slot
+from zoomout.chain import build_chain, fit_photo, shrink_slot, trim_edges
 from zoomout.config import Config
 from zoomout.engines.classic import ClassicEngine, block_grid
 from zoomout.frames import iter_video_frames, loop_weight
@@ -94,6 +96,7 @@ def chain_figures(photo: np.ndarray) -> dict[str, object]:
         "rays": [quality.ray_index(stack.images[k], stack.masks[k]) for k in slots],
         "seams": [quality.seam_ratio(stack.images[k], quality.centre_box(~stack.masks[k])) for k in slots],
         "far": quality.ring_highpass(stack.images[-1], stack.masks[-1]) / quality.ring_highpass(stack.images[1], stack.masks[1]),
+        "far own": quality.ring_highpass(stack.images[-1], stack.masks[-1]) / quality.ring_highpass(stack.images[0], stack.masks[1]),
         "real sides": real_side_seams(photo, stack.images[1], quality.centre_box(~stack.masks[1])),
         "grid": [grid_contrast(stack.images[k], stack.masks[k]) for k in (1, 2)] + [grid_contrast(stack.images[0], stack.masks[1])],
     }
@@ -133,6 +136,7 @@ def real_side_seams(photo: np.ndarray, slot: np.ndarray, box: tuple[int, int, in
     ratio of a seamless edge with this photo's content on it. None for a photo cut at the top
     and bottom instead.
     """
+    photo = trim_edges(photo)
     h, w = photo.shape[:2]
     # The chain's own geometry: the photo cover-fitted into slot 0, slot 0 shrunk by ZOOM into slot 1.
     scale = max(WIDTH / w, HEIGHT / h)
@@ -247,7 +251,7 @@ def main(names: list[str]) -> None:
               f"slot 1's {guided_seam:.2f}; its ring {nest_fidelity:.1f} dB from that photo")  # fmt: skip
         if chain["real sides"] is not None:
             print(f"  real sides  slot 1's left and right edges {chain['real sides'][0]:.2f}, the real photo's there {chain['real sides'][1]:.2f}")
-        print(f"  far slots   {chain['far']:.2f} (slot {FAR_SLOTS} / slot 1 ring high-pass)")
+        print(f"  far slots   {chain['far']:.2f} (slot {FAR_SLOTS} / slot 1 ring high-pass); {chain['far own']:.2f} of the photo's own there")
         print(f"  block grid  {chain['grid'][0]:.2f} {chain['grid'][1]:.2f} (slots 1, 2); the photo's own at that step {chain['grid'][2]:.2f}")
         print(f"  layout kept {' '.join(f'{k:.2f}' for k in chain['layout'])} (slots 1, 3, 5, {FAR_SLOTS}); texture variation "
               f"{chain['variation'][0]:.2f} (slot {FAR_SLOTS}) vs {chain['variation'][1]:.2f} (photo)")  # fmt: skip

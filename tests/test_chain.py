@@ -49,6 +49,26 @@ def test_fit_contain_keeps_whole_photo_and_cover_fills(cat_pixels):
     assert not unknown.any()
 
 
+@pytest.mark.parametrize("canvas", [(270, 480), (540, 960), (1080, 1920)])
+def test_cover_leaves_nothing_to_generate_whatever_the_photo_s_size(canvas):
+    """A 600×302 photo scaled to 480 rows spans 479.99999999994: that rounding is no row to outpaint."""
+    width, height = canvas
+    for rows in range(300, 420):
+        assert not fit_photo(np.zeros((rows, 600, 3), np.uint8), width, height, "cover")[1].any(), rows
+
+
+def test_an_outermost_row_unlike_the_rows_inside_is_left_off(cat_pixels):
+    """A dark frame one pixel wide (an encoder's or a lens's) is no part of the fitted photo; a photo's own edges are."""
+    rng = np.random.default_rng(0)
+    photo = np.clip(rng.normal(120, 2, (300, 200, 3)), 0, 255).astype(np.uint8)
+    photo[0] = photo[:, -1] = 100  # the top row and the right column only
+    for fit in ("cover", "contain"):
+        image, unknown = fit_photo(photo, 200, 300, fit)
+        assert image[~unknown].min() > 100, fit
+    assert chain.trim_edges(photo).shape == (299, 199, 3)
+    assert chain.trim_edges(cat_pixels).shape == cat_pixels.shape
+
+
 def test_chain_invariant_centre_equals_shrunk_previous(cat_pixels, noise_engine):
     stack = build_chain(
         cat_pixels, width_px=96, height_px=160, slots=4, zoom_per_slot=2.0, fit="cover", engine=noise_engine, seed=3

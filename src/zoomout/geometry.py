@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from scipy import sparse
 
+FLOAT_SLACK = 1e-9  # a coverage this near 0 or 1 is rounding in scale × length, not a partly covered pixel
+
 
 def affine_matrix(scale: float, offset_x: float, offset_y: float) -> np.ndarray:
     """(2, 3) float64 matrix for `cv2.warpAffine` (which works on pixel-centre indices)."""
@@ -19,10 +21,14 @@ def affine_matrix(scale: float, offset_x: float, offset_y: float) -> np.ndarray:
 
 
 def axis_coverage(src_len: int, dst_len: int, scale: float, offset: float) -> np.ndarray:
-    """(dst_len,) float64 fraction of each target pixel covered by `[offset, offset + scale·src_len)`."""
+    """(dst_len,) float64 fraction of each target pixel covered by `[offset, offset + scale·src_len)`.
+
+    Within FLOAT_SLACK of 0 or 1 it is 0 or 1: a 302-row photo scaled by 480 / 302 spans
+    479.99999999994 rows, and its cover fit must not leave the edge rows to generate.
+    """
     left = np.arange(dst_len, dtype=np.float64)
-    overlap = np.minimum(left + 1.0, offset + scale * src_len) - np.maximum(left, offset)
-    return np.clip(overlap, 0.0, 1.0)
+    overlap = np.clip(np.minimum(left + 1.0, offset + scale * src_len) - np.maximum(left, offset), 0.0, 1.0)
+    return np.where(overlap > 1.0 - FLOAT_SLACK, 1.0, np.where(overlap < FLOAT_SLACK, 0.0, overlap))
 
 
 def _area_weights(src_len: int, dst_len: int, scale: float, offset: float) -> sparse.csr_matrix:
