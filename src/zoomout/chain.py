@@ -68,8 +68,8 @@ def trim_edges(photo: np.ndarray) -> np.ndarray:
     height, width = photo.shape[:2]
     if min(height, width) <= 2 * (EDGE_ROWS + 1):
         return photo
-    strips = (photo[: EDGE_ROWS + 1], photo[::-1][: EDGE_ROWS + 1], photo[:, : EDGE_ROWS + 1].swapaxes(0, 1), photo[:, ::-1][:, : EDGE_ROWS + 1].swapaxes(0, 1))  # fmt: skip
-    top, bottom, left, right = (int(_is_artefact(strip)) for strip in strips)
+    edges = (photo, photo[::-1], photo.swapaxes(0, 1), photo.swapaxes(0, 1)[::-1])  # each with its outermost row first
+    top, bottom, left, right = (int(_is_artefact(edge[: EDGE_ROWS + 1])) for edge in edges)
     return photo[top : height - bottom, left : width - right]
 
 
