@@ -90,13 +90,14 @@ def chain_figures(photo: np.ndarray) -> dict[str, object]:
     )  # fmt: skip
     slots = range(1, 6)
     whole = np.ones(stack.masks[0].shape, bool)
+    far = quality.ring_highpass(stack.images[-1], stack.masks[-1])  # slot 12's texture, against slot 1's and the photo's
     return {
         "layout": [quality.layout_kept(stack.images[k], stack.images[0], stack.masks[k], whole) for k in (1, 3, 5, FAR_SLOTS)],
         "variation": (quality.texture_variation(stack.images[-1], stack.masks[-1]), quality.texture_variation(stack.images[0], whole)),
         "rays": [quality.ray_index(stack.images[k], stack.masks[k]) for k in slots],
         "seams": [quality.seam_ratio(stack.images[k], quality.centre_box(~stack.masks[k])) for k in slots],
-        "far": quality.ring_highpass(stack.images[-1], stack.masks[-1]) / quality.ring_highpass(stack.images[1], stack.masks[1]),
-        "far own": quality.ring_highpass(stack.images[-1], stack.masks[-1]) / quality.ring_highpass(stack.images[0], stack.masks[1]),
+        "far": far / quality.ring_highpass(stack.images[1], stack.masks[1]),
+        "far own": far / quality.ring_highpass(stack.images[0], stack.masks[1]),
         "real sides": real_side_seams(photo, stack.images[1], quality.centre_box(~stack.masks[1])),
         "grid": [grid_contrast(stack.images[k], stack.masks[k]) for k in (1, 2)] + [grid_contrast(stack.images[0], stack.masks[1])],
     }
