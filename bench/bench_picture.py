@@ -22,15 +22,20 @@ Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zo
 - loop seam ratio of a 5-slot `--loop` video (goal ≤ 1.2), how many frames blend its two
   sides, and how many seconds of full-frame double exposure that blend amounts to;
 - crop-and-restore at 384 px wide: colour-layout fidelity (dB, goal ≥ 16 mean) and texture
-  ratio (goal 0.6-1.4), and the share of the true ring's coarse layout the ring keeps.
+  ratio (goal 0.6-1.4), and the share of the true ring's coarse layout the ring keeps; next
+  to them what OpenCV's Telea inpainting and a mirror extension score on the same crop, and
+  at the end the means over the photos: the lead is measured in the same run.
 The photos come from scikit-image's data set and gradio's sample images (both installed
-with the dev dependencies); those marked `held out` are in no test.
+with the dev dependencies), and from scikit-learn's and matplotlib's sample images where
+those are installed (`pip install scikit-learn matplotlib`: a portrait, a temple above a
+lake and a flower on blurred leaves); those marked `held out` are in no test.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -62,6 +67,8 @@ def _data_dir(package: str) -> Path:
 
 SKIMAGE = _data_dir("skimage") / "data"
 GRADIO = _data_dir("gradio") / "media_assets" / "images"
+SKLEARN = _data_dir("sklearn") / "datasets" / "images"
+MATPLOTLIB = _data_dir("matplotlib") / "mpl-data" / "sample_data"
 # name: (file, held out of the tests, kind)
 PHOTOS = {
     "chelsea": (SKIMAGE / "chelsea.png", False, "animal, close-up"),
@@ -75,6 +82,10 @@ PHOTOS = {
     "lion": (GRADIO / "lion.jpg", True, "animal, rocks"),
     "tower": (GRADIO / "tower.jpg", True, "landmark, bright sky"),
     "groot": (GRADIO / "groot.jpeg", True, "figure, landscape"),
+    "cheetah1": (GRADIO / "cheetah1.jpg", True, "animal, face"),
+    "hopper": (MATPLOTLIB / "grace_hopper.jpg", True, "person, portrait"),
+    "china": (SKLEARN / "china.jpg", True, "landscape, temple"),
+    "flower": (SKLEARN / "flower.jpg", True, "flower, blurred leaves"),
 }
 
 
@@ -206,44 +217,56 @@ def loop_figures(name: str, photo: np.ndarray) -> tuple[float, int, float]:
     return quality.loop_seam_ratio(frames, blended), int(blended.sum()), ghost_s
 
 
-def restore_figures(photo: np.ndarray) -> tuple[float, float, float, float, float]:
-    """Crop-and-restore at 384 px wide (centre half of each side kept).
+class Restored(NamedTuple):
+    """Crop-and-restore figures of one photo (`restore_figures`): the classic engine's, and the two baselines' on the same crop."""
 
-    Returns fidelity (dB), texture ratio, layout kept, and the seam ratio at the kept centre's
-    edge in the restored slot and in the real photo: what real surroundings score at that edge.
-    """
+    fidelity: float  # colour-layout fidelity, dB
+    texture: float  # ring texture over the truth's
+    layout: float  # share of the true ring's coarse layout kept
+    seam: float  # seam ratio at the kept centre's edge
+    real_seam: float  # the real photo's own at that edge
+    telea: tuple[float, float]  # OpenCV's Telea inpainting: fidelity, texture
+    mirror: tuple[float, float]  # the kept centre mirrored outward: fidelity, texture
+
+
+def restore_figures(photo: np.ndarray) -> Restored:
+    """Crop-and-restore at 384 px wide (centre half of each side kept), by the classic engine, Telea and a mirror."""
     height = round(photo.shape[0] * 384 / photo.shape[1])
     truth = cv2.resize(photo, (384, height), interpolation=cv2.INTER_AREA)
     mask = np.ones(truth.shape[:2], bool)
     kh, kw = round(height / 2), 192
     top, left = (height - kh) // 2, (384 - kw) // 2
     mask[top : top + kh, left : left + kw] = False
-    restored = ClassicEngine().outpaint(np.where(mask[..., None], 0, truth).astype(np.uint8), mask, seed=0, slot=0)
+    cropped = np.where(mask[..., None], 0, truth).astype(np.uint8)
+    restored = ClassicEngine().outpaint(cropped, mask, seed=0, slot=0)
+    telea = cv2.inpaint(cropped, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+    mirror = cv2.copyMakeBorder(truth[top : top + kh, left : left + kw], top, height - top - kh, left, 384 - left - kw, cv2.BORDER_REFLECT)
     box = (top, top + kh, left, left + kw)
-    return (
-        quality.ring_fidelity_db(restored, truth, mask), quality.texture_ratio(restored, truth, mask),
-        quality.layout_kept(restored, truth, mask), quality.seam_ratio(restored, box), quality.seam_ratio(truth, box),
-    )  # fmt: skip
+    ours, theirs, mirrored = ((quality.ring_fidelity_db(x, truth, mask), quality.texture_ratio(x, truth, mask)) for x in (restored, telea, mirror))
+    layout, seam, real_seam = quality.layout_kept(restored, truth, mask), quality.seam_ratio(restored, box), quality.seam_ratio(truth, box)
+    return Restored(*ours, layout, seam, real_seam, theirs, mirrored)
 
 
 def main(names: list[str]) -> None:
     names = names or list(PHOTOS)
     missing = [name for name in names if not PHOTOS[name][0].is_file()]
     if missing:
-        print(f"not installed, left out: {', '.join(missing)} (pip install scikit-image gradio)")
+        print(f"not installed, left out: {', '.join(missing)} (pip install scikit-image gradio scikit-learn matplotlib)")
     names = [name for name in names if name not in missing]
     others = {name: load(name) for name in names}
     print(f"{WIDTH}x{HEIGHT}, zoom {ZOOM:g}; rays and seams of slots 1-5")
     noise = ray_noise_baseline()
     print(f"ray index of isotropic noise (sigma 12 px) in slot 1's ring: mean {noise.mean():.2f}, "
           f"above 1.10 in {(noise > 1.10).mean():.0%} of {noise.size} draws, at most {noise.max():.2f}")
+    restores: list[Restored] = []
     for i, name in enumerate(names):
         photo = others[name]
         chain = chain_figures(photo)
         outer = others[names[(i + 1) % len(names)]]
         nest_seam, nest_own, guided_seam, nest_fidelity = nest_figures(photo, outer)
         loop_ratio, blended, ghost_s = loop_figures(name, photo)
-        fidelity, texture, layout, seam, real_seam = restore_figures(photo)
+        restored = restore_figures(photo)
+        restores.append(restored)
         held = "held out" if PHOTOS[name][1] else "in tests"
         print(f"{name} ({PHOTOS[name][2]}; {held})")
         print(f"  ray index   {' '.join(f'{r:.2f}' for r in chain['rays'])}")
@@ -257,8 +280,14 @@ def main(names: list[str]) -> None:
         print(f"  layout kept {' '.join(f'{k:.2f}' for k in chain['layout'])} (slots 1, 3, 5, {FAR_SLOTS}); texture variation "
               f"{chain['variation'][0]:.2f} (slot {FAR_SLOTS}) vs {chain['variation'][1]:.2f} (photo)")  # fmt: skip
         print(f"  loop seam   {loop_ratio:.2f}; {blended} blended frames, {ghost_s:.2f} s of double exposure")
-        print(f"  restore     {fidelity:.1f} dB, texture {texture:.2f}x, layout kept {layout:.2f}; seam ratio {seam:.2f} "
-              f"where the real photo's own is {real_seam:.2f}", flush=True)  # fmt: skip
+        print(f"  restore     {restored.fidelity:.1f} dB, texture {restored.texture:.2f}x, layout kept {restored.layout:.2f}; seam ratio "
+              f"{restored.seam:.2f} where the real photo's own is {restored.real_seam:.2f}; Telea {restored.telea[0]:.1f} dB "
+              f"({restored.telea[1]:.2f}x), mirror {restored.mirror[0]:.1f} dB ({restored.mirror[1]:.2f}x)", flush=True)  # fmt: skip
+    if restores:
+        fidelity = np.array([(r.fidelity, r.telea[0], r.mirror[0]) for r in restores]).mean(axis=0)
+        texture = np.array([(r.texture, r.telea[1], r.mirror[1]) for r in restores]).mean(axis=0)
+        print(f"restore, mean of {len(restores)} photos: classic {fidelity[0]:.2f} dB ({texture[0]:.2f}x), "
+              f"Telea {fidelity[1]:.2f} dB ({texture[1]:.2f}x), mirror {fidelity[2]:.2f} dB ({texture[2]:.2f}x)")  # fmt: skip
 
 
 if __name__ == "__main__":
