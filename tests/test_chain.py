@@ -142,19 +142,23 @@ def classic_chain(photo, slots, *, fit="cover", size=(270, 480), outer_photos=No
 
 
 # A slot's ray index or seam ratio moves by up to ±0.07 from one seed to the next (the blocks
-# the quilting draws), so the chain's measures are asserted per slot over three seeds: their
-# mean against the goal, and each one against a ceiling a little above it.
-SEEDS = (0, 1, 2)
+# the quilting draws), so the chain's measures are asserted per slot over six seeds: their
+# mean against the goal, and each one against a ceiling a little above it. Over three seeds
+# the cat's slot 5 averaged 1.091 with revision 11 and 1.126 with revision 12, though over
+# seeds 0-10 revision 12 scores less there (1.056 against 1.065): the mean of three moved by
+# chance as much as the goal lies above the slot's own mean.
+SLOT_SEEDS = tuple(range(6))
+SEEDS = (0, 1, 2)  # for the nest band's texture, whose spread is far inside its goal
 
 
 @pytest.fixture(scope="module")
 def per_seed_and_slot(request):
-    """measure(photo fixture name, f) → (seeds, slots 1–5) array of f(image, mask) over 5-slot chains made with SEEDS."""
+    """measure(photo fixture name, f) → (seeds, slots 1–5) array of f(image, mask) over 5-slot chains made with SLOT_SEEDS."""
     chains: dict[str, list] = {}
 
     def measure(name, f) -> np.ndarray:
         if name not in chains:
-            chains[name] = [classic_chain(request.getfixturevalue(name), 5, seed=seed) for seed in SEEDS]
+            chains[name] = [classic_chain(request.getfixturevalue(name), 5, seed=seed) for seed in SLOT_SEEDS]
         return np.array([[f(image, mask) for image, mask in zip(s.images[1:], s.masks[1:])] for s in chains[name]])
 
     return measure
@@ -162,14 +166,14 @@ def per_seed_and_slot(request):
 
 @pytest.mark.parametrize("name", ["cat_pixels", "coffee_pixels", "rocket_pixels"])
 def test_no_searchlight_rays_along_the_chain(per_seed_and_slot, name):
-    """Ray index ≤ 1.10 per slot over three seeds, ≤ 1.20 on any (real surroundings 0.4–1.35, mean 0.95; a membrane fill reached 1.3–5)."""
+    """Ray index ≤ 1.10 per slot over six seeds, ≤ 1.20 on any (real surroundings 0.4–1.35, mean 0.95; a membrane fill reached 1.3–5)."""
     rays = per_seed_and_slot(name, quality.ray_index)
     assert rays.mean(axis=0).max() <= 1.10 and rays.max() <= 1.20, rays.round(2)
 
 
 @pytest.mark.parametrize("name", ["cat_pixels", "coffee_pixels", "astronaut_pixels"])
 def test_no_visible_rectangle_at_the_kept_centre(per_seed_and_slot, name):
-    """Seam ratio ≤ 1.15 per slot over three seeds, ≤ 1.25 on any; the astronaut's helmet and suit meet the border (1.33 before the border match)."""
+    """Seam ratio ≤ 1.15 per slot over six seeds, ≤ 1.25 on any; the astronaut's helmet and suit meet the border (1.33 before the border match)."""
     seams = per_seed_and_slot(name, lambda image, mask: quality.seam_ratio(image, quality.centre_box(~mask)))
     assert seams.mean(axis=0).max() <= 1.15 and seams.max() <= 1.25, seams.round(2)
 

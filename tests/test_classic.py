@@ -365,6 +365,25 @@ def test_a_texture_keeps_its_strength_where_the_blocks_overlap():
     assert np.mean(ratios) > 0.82, ratios
 
 
+def test_the_border_match_leaves_the_border_flat():
+    """A constant mismatch along a straight border: the correction starts flat, not at its steepest.
+
+    The exponential fade the border match had drops fastest over the first ring pixels, so
+    where the mismatch is large (a lit platform cut by the photo's edge) its ramp read as a
+    line along the photo: the rocket's `contain` edge scored 1.50, 1.40 with the flat start.
+    """
+    height, width, falloff = 32, 64, 10.0
+    distance = np.tile(np.arange(width, dtype=np.float32), (height, 1))  # the known region is column 0
+    total, weight = np.zeros((height, width, 3), np.float32), np.zeros((height, width), np.float32)
+    total[:, 1], weight[:, 1] = 40.0, 1.0  # the ring pixels touching it
+    exponential, flat = (
+        classic._seam_correction(total, weight, distance, falloff_px=falloff, flat_start=flat_start)[height // 2, :, 0]
+        for flat_start in (False, True)
+    )
+    assert flat[1] > 0.98 * 40 and flat[1] - flat[2] < 0.5 * (exponential[1] - exponential[2]), (flat[:4], exponential[:4])
+    assert flat[round(3 * falloff)] < 0.01 * 40  # and it is gone as soon
+
+
 def test_the_background_is_the_band_s_dominant_colour_not_its_mean():
     """A sky with a few dark branches in it: the plain mean is a grey found nowhere, the dominant colour is the sky's."""
     rng = np.random.default_rng(2)

@@ -75,7 +75,7 @@ class ClassicEngine(Engine):
 
     name: ClassVar[str] = "classic"
     summary: ClassVar[str] = "no model: structure fill + texture quilting from the photo's outer band (fast, CPU)"
-    revision: ClassVar[str] = "11"
+    revision: ClassVar[str] = "12"
     uses_reference: ClassVar[bool] = True
     uses_guide: ClassVar[bool] = True
     trained_model: ClassVar[bool] = False
@@ -1027,13 +1027,19 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, distance: np.ndarray, *, falloff_px: float) -> np.ndarray:
+def _seam_correction(
+    seam_diff: np.ndarray, seam_weight: np.ndarray, distance: np.ndarray, *, falloff_px: float, flat_start: bool = False
+) -> np.ndarray:
     """Known-minus-synthesis mismatch along the known border, carried into the ring (gradient-domain blend).
 
     The mismatch is interpolated by pull-push (a pyramid of normalised averages): next to
     the border the correction equals the mismatch pixel for pixel, so the ring continues
     the known pixels without a step, and farther out only its coarser scales remain, as in
-    a membrane (Poisson) blend. It fades out over `falloff_px` from the known region.
+    a membrane (Poisson) blend. It fades out over `falloff_px` from the known region:
+    exponentially, or with `flat_start` as a Gaussian, exp(−(d / falloff)²), whose slope is
+    zero at the border. The exponential's slope is steepest there: where the mismatch is
+    large (a lit platform or a bud cut by the photo's edge), the correction's own ramp over
+    the first pixels reads as a line along the photo.
 
     Parameters
     ----------
@@ -1050,7 +1056,8 @@ def _seam_correction(seam_diff: np.ndarray, seam_weight: np.ndarray, distance: n
         Correction to add to the detail layer (known pixels are pasted back anyway).
     """
     correction = _pull_push(seam_diff, seam_weight)
-    return correction * np.exp(-distance / falloff_px)[..., None]
+    fade = np.exp(-((distance / falloff_px) ** 2)) if flat_start else np.exp(-distance / falloff_px)
+    return correction * fade[..., None]
 
 
 def _go_over_into(
@@ -1119,7 +1126,7 @@ def _border_match(
     lit platform) the ring's first pixels take the cell's mean colour: a line around the
     photo. The mismatch between each ring pixel touching the known region and its known
     neighbour is interpolated by pull-push: exact at the border, only its coarser scales
-    farther out, fading over `falloff_px`.
+    farther out, fading over `falloff_px` as a Gaussian, which leaves the border flat.
 
     Parameters
     ----------
@@ -1140,7 +1147,7 @@ def _border_match(
     weight = np.zeros(distance.shape, np.float32)
     total[py, px] = image[row[py, px], col[py, px]] - out[py, px]
     weight[py, px] = 1.0
-    return _seam_correction(total, weight, distance, falloff_px=falloff_px)
+    return _seam_correction(total, weight, distance, falloff_px=falloff_px, flat_start=True)
 
 
 def _mirror_feather(
