@@ -24,7 +24,8 @@ Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zo
 - crop-and-restore at 384 px wide: colour-layout fidelity (dB, goal ≥ 16 mean) and texture
   ratio (goal 0.6-1.4), and the share of the true ring's coarse layout the ring keeps; next
   to them what OpenCV's Telea inpainting and a mirror extension score on the same crop, and
-  at the end the means over the photos: the lead is measured in the same run.
+  at the end the means over the photos: the lead is measured in the same run; and how many
+  of the ring's features copy the subject's (`quality.subject_clones`), against the mirror's.
 The photos come from scikit-image's data set and gradio's sample images (both installed
 with the dev dependencies), and from scikit-learn's and matplotlib's sample images where
 those are installed (`pip install scikit-learn matplotlib`: a portrait, a temple above a
@@ -227,6 +228,7 @@ class Restored(NamedTuple):
     real_seam: float  # the real photo's own at that edge
     telea: tuple[float, float]  # OpenCV's Telea inpainting: fidelity, texture
     mirror: tuple[float, float]  # the kept centre mirrored outward: fidelity, texture
+    clones: tuple[int, int]  # `quality.subject_clones` of the classic engine's ring and the mirror's
 
 
 def restore_figures(photo: np.ndarray) -> Restored:
@@ -244,7 +246,8 @@ def restore_figures(photo: np.ndarray) -> Restored:
     box = (top, top + kh, left, left + kw)
     ours, theirs, mirrored = ((quality.ring_fidelity_db(x, truth, mask), quality.texture_ratio(x, truth, mask)) for x in (restored, telea, mirror))
     layout, seam, real_seam = quality.layout_kept(restored, truth, mask), quality.seam_ratio(restored, box), quality.seam_ratio(truth, box)
-    return Restored(*ours, layout, seam, real_seam, theirs, mirrored)
+    clones = (quality.subject_clones(restored, mask), quality.subject_clones(mirror, mask))
+    return Restored(*ours, layout, seam, real_seam, theirs, mirrored, clones)
 
 
 def main(names: list[str]) -> None:
@@ -282,12 +285,14 @@ def main(names: list[str]) -> None:
         print(f"  loop seam   {loop_ratio:.2f}; {blended} blended frames, {ghost_s:.2f} s of double exposure")
         print(f"  restore     {restored.fidelity:.1f} dB, texture {restored.texture:.2f}x, layout kept {restored.layout:.2f}; seam ratio "
               f"{restored.seam:.2f} where the real photo's own is {restored.real_seam:.2f}; Telea {restored.telea[0]:.1f} dB "
-              f"({restored.telea[1]:.2f}x), mirror {restored.mirror[0]:.1f} dB ({restored.mirror[1]:.2f}x)", flush=True)  # fmt: skip
+              f"({restored.telea[1]:.2f}x), mirror {restored.mirror[0]:.1f} dB ({restored.mirror[1]:.2f}x); subject clones "
+              f"{restored.clones[0]} (mirror {restored.clones[1]})", flush=True)  # fmt: skip
     if restores:
         fidelity = np.array([(r.fidelity, r.telea[0], r.mirror[0]) for r in restores]).mean(axis=0)
         texture = np.array([(r.texture, r.telea[1], r.mirror[1]) for r in restores]).mean(axis=0)
         print(f"restore, mean of {len(restores)} photos: classic {fidelity[0]:.2f} dB ({texture[0]:.2f}x), "
-              f"Telea {fidelity[1]:.2f} dB ({texture[1]:.2f}x), mirror {fidelity[2]:.2f} dB ({texture[2]:.2f}x)")  # fmt: skip
+              f"Telea {fidelity[1]:.2f} dB ({texture[1]:.2f}x), mirror {fidelity[2]:.2f} dB ({texture[2]:.2f}x); subject clones "
+              f"{sum(r.clones[0] for r in restores)} against the mirror's {sum(r.clones[1] for r in restores)}")  # fmt: skip
 
 
 if __name__ == "__main__":

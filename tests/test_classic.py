@@ -54,21 +54,6 @@ def branches(height: int, width: int, rng: np.random.Generator, count: int, *, r
     return strokes > 0
 
 
-def clone_matches(image: np.ndarray, mask: np.ndarray) -> int:
-    """SIFT matches (ratio test) between the ring and the subject (the centre less its outer band)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    depth = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
-    subject = (depth > 0.44 * depth.max()).astype(np.uint8)
-    ring = cv2.erode(mask.astype(np.uint8), np.ones((9, 9), np.uint8))  # not the seam itself
-    sift = cv2.SIFT_create()
-    _, subject_desc = sift.detectAndCompute(grey, subject)
-    _, ring_desc = sift.detectAndCompute(grey, ring)
-    if subject_desc is None or ring_desc is None or len(subject_desc) < 2:
-        return 0
-    pairs = cv2.BFMatcher().knnMatch(ring_desc, subject_desc, k=2)
-    return sum(1 for p in pairs if len(p) == 2 and p[0].distance < 0.7 * p[1].distance)
-
-
 def mirror_baseline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(~mask)
     centre = image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
@@ -510,7 +495,7 @@ def test_ring_keeps_colour_layout(restored, name):
 def test_ring_has_no_subject_clones(restored, name):
     """Few SIFT features of the ring match the subject; a mirror extension has many."""
     _, mask, classic, _, mirror = restored[name]
-    ours, theirs = clone_matches(classic, mask), clone_matches(mirror, mask)
+    ours, theirs = quality.subject_clones(classic, mask), quality.subject_clones(mirror, mask)
     assert theirs >= 20, f"the mirror baseline should clone the subject, found {theirs} matches"
     assert ours <= 0.2 * theirs, (ours, theirs)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -140,3 +141,21 @@ def test_grid_contrast_tells_a_block_grid_from_one_texture():
     calm_middles = ((ys - 5) % 22 < 8) | ((xs - 5) % 22 < 8)  # texture only where blocks overlap, as on a sparse quilt
     grid = grey(128 + rng.normal(0, 10, (H, W)) * calm_middles)
     assert quality.grid_contrast(grid, ring_mask(), 22, (5, 5)) > 1.6
+
+
+def test_subject_clones_counts_copies_of_the_subject_not_other_texture():
+    """A ring tiled with copies of the subject's patch matches it many times; a ring of other blobs hardly at all."""
+    rng = np.random.default_rng(7)
+    height, width = 320, 192
+    mask = np.ones((height, width), bool)
+    mask[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4] = False
+    blobs = lambda: grey(128 + 900 * cv2.GaussianBlur(rng.normal(0, 1, (height, width)), (0, 0), 2.5))  # noqa: E731
+    image, other = blobs(), blobs()
+    patch = image[height // 2 - 24 : height // 2 + 24, width // 2 - 24 : width // 2 + 24]  # the subject's middle
+    copies = other.copy()
+    for y in range(0, height - 48, 52):
+        for x in range(0, width - 48, 52):
+            copies[y : y + 48, x : x + 48] = patch
+    pasted, unrelated = (np.where(mask[..., None], ring, image) for ring in (copies, other))
+    assert quality.subject_clones(pasted, mask) >= 20
+    assert quality.subject_clones(unrelated, mask) <= 2

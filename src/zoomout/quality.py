@@ -2,6 +2,7 @@
 
 None needs a ground truth except `ring_fidelity_db` and `texture_ratio` (crop-and-restore):
 
+- `subject_clones`: how many of a ring's features are copies of the subject's (a mirror: dozens).
 - `ray_index`: radial streaks ("searchlight rays") in a ring. Real surroundings ≈ 1.
 - `seam_ratio`: a visible rectangle edge where two pictures meet. Seamless ≈ 1, a hard paste ≥ 1.5.
 - `ring_highpass`: texture strength of a ring (a void fades it to 0).
@@ -30,6 +31,8 @@ TEXTURE_GRID = 8  # cells per side over which the texture strength's variation i
 MIN_COVER = 0.5  # a cell counts when at least this share of it lies in the region
 LOOP_NEIGHBOURS = 6  # changes on either side of a loop's seam it is compared with
 DOUBLE_EXPOSURE_LEVELS = 24  # two pictures differ where a channel differs by more than this (0-255)
+SUBJECT_DEPTH_SHARE = 0.44  # the subject: the known centre's pixels deeper than this share of its deepest
+CLONE_RATIO = 0.7  # Lowe's ratio test: a match counts when it is this much closer than the second best
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
@@ -349,3 +352,29 @@ def double_exposure_s(ours: list[np.ndarray], theirs: list[np.ndarray], weights:
         differ = np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=-1) > DOUBLE_EXPOSURE_LEVELS
         total += 4 * w * (1 - w) * float(differ.mean())
     return total / fps
+
+
+def subject_clones(image: np.ndarray, mask: np.ndarray) -> int:
+    """How many SIFT features of the ring match one of the subject's (Lowe's ratio test): copies of the subject.
+
+    The subject is the known centre less its outer band (depth beyond SUBJECT_DEPTH_SHARE of
+    the deepest), where a close-up's face or object lies; the ring leaves out its first 4
+    pixels, the seam itself. A mirror extension scores dozens on a portrait.
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+    mask : (H, W) bool ndarray
+        True on the ring.
+    """
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    depth = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+    subject = (depth > SUBJECT_DEPTH_SHARE * depth.max()).astype(np.uint8)
+    ring = cv2.erode(mask.astype(np.uint8), np.ones((9, 9), np.uint8))
+    sift = cv2.SIFT_create()
+    _, subject_features = sift.detectAndCompute(grey, subject)
+    _, ring_features = sift.detectAndCompute(grey, ring)
+    if subject_features is None or ring_features is None or len(subject_features) < 2:
+        return 0
+    pairs = cv2.BFMatcher().knnMatch(ring_features, subject_features, k=2)
+    return sum(1 for pair in pairs if len(pair) == 2 and pair[0].distance < CLONE_RATIO * pair[1].distance)
