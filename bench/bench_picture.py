@@ -241,8 +241,7 @@ def restore_figures(photo: np.ndarray) -> Restored:
     mask[top : top + kh, left : left + kw] = False
     cropped = np.where(mask[..., None], 0, truth).astype(np.uint8)
     restored = ClassicEngine().outpaint(cropped, mask, seed=0, slot=0)
-    telea = cv2.inpaint(cropped, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
-    mirror = cv2.copyMakeBorder(truth[top : top + kh, left : left + kw], top, height - top - kh, left, 384 - left - kw, cv2.BORDER_REFLECT)
+    telea, mirror = quality.baseline_fills(cropped, mask)
     box = (top, top + kh, left, left + kw)
     ours, theirs, mirrored = ((quality.ring_fidelity_db(x, truth, mask), quality.texture_ratio(x, truth, mask)) for x in (restored, telea, mirror))
     layout, seam, real_seam = quality.layout_kept(restored, truth, mask), quality.seam_ratio(restored, box), quality.seam_ratio(truth, box)

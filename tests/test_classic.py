@@ -54,18 +54,6 @@ def branches(height: int, width: int, rng: np.random.Generator, count: int, *, r
     return strokes > 0
 
 
-def mirror_baseline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    ys, xs = np.nonzero(~mask)
-    centre = image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    top, left = ys.min(), xs.min()
-    bottom, right = image.shape[0] - ys.max() - 1, image.shape[1] - xs.max() - 1
-    return cv2.copyMakeBorder(centre, top, bottom, left, right, cv2.BORDER_REFLECT)
-
-
-def telea_baseline(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return cv2.inpaint(image, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
-
-
 # ---- fast properties on tiny images ----
 
 
@@ -451,7 +439,7 @@ def restored():
         truth = photo(name, 384)
         mask = centre_mask(*truth.shape[:2])
         cropped = np.where(mask[..., None], 0, truth).astype(np.uint8)
-        results[name] = (truth, mask, restore(cropped, mask), telea_baseline(cropped, mask), mirror_baseline(cropped, mask))
+        results[name] = (truth, mask, restore(cropped, mask), *quality.baseline_fills(cropped, mask))
     return results
 
 

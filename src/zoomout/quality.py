@@ -3,6 +3,7 @@
 None needs a ground truth except `ring_fidelity_db` and `texture_ratio` (crop-and-restore):
 
 - `subject_clones`: how many of a ring's features are copies of the subject's (a mirror: dozens).
+- `baseline_fills`: the two classical fills a crop-and-restore is compared with.
 - `ray_index`: radial streaks ("searchlight rays") in a ring. Real surroundings ≈ 1.
 - `seam_ratio`: a visible rectangle edge where two pictures meet. Seamless ≈ 1, a hard paste ≥ 1.5.
 - `ring_highpass`: texture strength of a ring (a void fades it to 0).
@@ -378,3 +379,24 @@ def subject_clones(image: np.ndarray, mask: np.ndarray) -> int:
         return 0
     pairs = cv2.BFMatcher().knnMatch(ring_features, subject_features, k=2)
     return sum(1 for pair in pairs if len(pair) == 2 and pair[0].distance < CLONE_RATIO * pair[1].distance)
+
+
+def baseline_fills(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's Telea inpainting (it smears the border's colours) and the known centre mirrored outward (it clones the subject).
+
+    Parameters
+    ----------
+    image : (H, W, 3) uint8 ndarray
+    mask : (H, W) bool ndarray
+        True on the ring; the known region is a rectangle.
+
+    Returns
+    -------
+    telea, mirror : (H, W, 3) uint8 ndarray
+    """
+    telea = cv2.inpaint(image, mask.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+    top, bottom, left, right = centre_box(~mask)
+    mirror = cv2.copyMakeBorder(
+        image[top:bottom, left:right], top, image.shape[0] - bottom, left, image.shape[1] - right, cv2.BORDER_REFLECT
+    )  # fmt: skip
+    return telea, mirror
