@@ -1,12 +1,24 @@
-"""Seconds per 1080x1920 slot (zoom 2) for the classic engine, next to PyPatchMatch.
+"""Seconds per 1080x1920 slot (zoom 2) for the classic engine, next to PyPatchMatch or an earlier revision.
 
 Run: `python bench/bench_classic.py`. PyPatchMatch (`pip install pypatchmatch`, the
 invoke-ai build) is optional: without it the bench prints why and times classic alone.
+
+`python bench/bench_classic.py --against REV` times the engine of git revision REV
+(`src/zoomout/engines/classic.py` as committed there) in the same process, the two
+alternating: on a noisy machine the ratio of their medians holds where the seconds do not.
+It also says whether the two give the same bytes.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import zoomout  # noqa: I001 — before cv2, as in the product: it sets OpenCV's thread-pool settings
 
@@ -18,6 +30,7 @@ from zoomout.engines.classic import ClassicEngine
 
 WIDTH, HEIGHT, ZOOM = 1080, 1920, 2.0
 REPEATS = 3
+ALTERNATIONS = 7  # --against: each engine runs this many times, the two alternating
 
 
 def slot_input(photo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -44,15 +57,58 @@ def best_seconds(fill) -> float:
     return min(times)
 
 
+def engine_at(revision: str) -> type:
+    """The classic engine class as committed at a git revision, loaded beside this one (its imports resolve in this package)."""
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(
+        ["git", "show", f"{revision}:src/zoomout/engines/classic.py"], cwd=root, capture_output=True, text=True
+    )  # fmt: skip
+    if source.returncode:
+        sys.exit(f"--against {revision}: {source.stderr.strip()}")
+    path = Path(tempfile.mkdtemp()) / "classic_then.py"
+    path.write_text(source.stdout)
+    spec = importlib.util.spec_from_file_location("zoomout.engines.classic_then", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.ClassicEngine
+
+
+def compare(fills: dict[str, object]) -> None:
+    """Time the fills alternating, ALTERNATIONS runs each, and print their medians and ratio."""
+    outputs = {name: fill() for name, fill in fills.items()}  # warm-up, and the bytes to compare
+    times: dict[str, list[float]] = {name: [] for name in fills}
+    for _ in range(ALTERNATIONS):
+        for name, fill in fills.items():
+            start = time.perf_counter()
+            fill()
+            times[name].append(time.perf_counter() - start)
+    (now, now_times), (then, then_times) = times.items()
+    same = np.array_equal(*outputs.values())
+    print(f"{WIDTH}x{HEIGHT} slot, zoom {ZOOM:g}, {ALTERNATIONS} runs each, alternating; same bytes: {same}")
+    for name, runs in times.items():
+        print(f"{name:<24} median {statistics.median(runs):5.2f} s, best {min(runs):5.2f} s")
+    print(f"{now} / {then}: {statistics.median(now_times) / statistics.median(then_times):.2f} (medians)")
+
+
 def main() -> None:
     from skimage import data
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", metavar="REV", help="a git revision whose classic engine to time alongside")
+    args = parser.parse_args()
     image, mask = slot_input(data.chelsea())
-    engine = ClassicEngine()
     # as in the chain's slot 2: texture sourced from the photo slot (slot 0) at full size, its
     # strength varied by the world field as seen from slot 1 and from slot 2 (the costlier case)
     reference, _ = fit_photo(data.chelsea(), WIDTH, HEIGHT, "cover")
-    fill = lambda: engine.outpaint(image, mask, seed=0, slot=2, reference=reference, reference_slot=0)  # noqa: E731
+
+    def filler(engine):
+        return lambda: engine.outpaint(image, mask, seed=0, slot=2, reference=reference, reference_slot=0)
+
+    fill = filler(ClassicEngine())
+    if args.against:
+        compare({"classic (working tree)": fill, f"classic at {args.against}": filler(engine_at(args.against)())})
+        return
     rows = [("classic", best_seconds(fill))]
     try:
         from patchmatch import patch_match

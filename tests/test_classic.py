@@ -198,6 +198,16 @@ def test_stacked_reads_two_arrays_as_their_stack():
     np.testing.assert_array_equal(stacked[40:46, 17:23], copy[40:46, 17:23])
 
 
+def test_gather_is_fancy_indexing():
+    """The quilt's flat take reads what array[rows, cols] reads, for an array, a strided view and a stack."""
+    rng = np.random.default_rng(9)
+    array = rng.random((40, 30, 3), np.float32)
+    rows, cols = rng.integers(0, 35, (6, 1)) + np.arange(5), rng.integers(0, 25, (6, 1)) + np.arange(5)
+    for source in (array, np.ascontiguousarray(array[..., 0]), array[:, ::-1], classic._Stacked(array[:20], array[20:])):
+        expected = source[rows, cols] if not isinstance(source, classic._Stacked) else array[rows, cols]
+        np.testing.assert_array_equal(classic._gather(source, rows, cols), expected)
+
+
 @pytest.mark.parametrize("slots_before", [1, 2])
 def test_a_guided_ring_leaves_the_photo_without_a_seam_and_goes_over_into_the_guide(slots_before):
     """No seam at the photo (1.08 without a guide, 1.07 and 1.04 with); at the image's edge the guide's colours, and one slot before the photo its detail too."""
