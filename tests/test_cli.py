@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +101,23 @@ def test_dry_run_counts_the_photo_slot_apart_and_warns_of_missing_glyphs(tmp_pat
     assert "slots: 2 outpainted + 1 photo slot(s)" in done.stdout
     assert "no glyph for ✨ 很 好" in done.stdout
     assert not list(tmp_path.glob("*.mp4"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", ["180x320", "540x960"])
+def test_the_dry_run_memory_estimate_bounds_the_real_run_s_peak(tmp_path, small_cat, size):
+    """`--dry-run`'s memory figure is at least the real run's peak RSS, and not far above it (it was half of it once)."""
+    args = ["make", str(small_cat), "-o", "v.mp4", "--size", size, "--slots", "3", "--engine", "classic", "--no-cache"]
+    planned = zoomout(*args, "--dry-run", cwd=tmp_path)
+    assert planned.returncode == 0, planned.stderr
+    estimate_mb = float(re.search(r"memory: about (\d+) MB at peak", planned.stdout).group(1))
+    with open(tmp_path / "run.log", "w") as log:
+        run = subprocess.Popen([sys.executable, "-m", "zoomout", *args], cwd=tmp_path, stdout=log, stderr=log)
+        _, status, usage = os.wait4(run.pid, 0)  # this child's own peak, not the largest of the suite's children
+        run.returncode = os.waitstatus_to_exitcode(status)
+    assert run.returncode == 0, (tmp_path / "run.log").read_text()
+    peak_mb = usage.ru_maxrss * 1024 / 1e6  # KiB on Linux
+    assert peak_mb <= estimate_mb <= 1.5 * peak_mb, (estimate_mb, peak_mb)
 
 
 def test_transition_with_one_photo_is_a_note_not_silence(tmp_path, small_cat):

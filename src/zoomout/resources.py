@@ -25,16 +25,19 @@ VIDEO_BITS_PER_PIXEL = 0.25
 AUDIO_BITS_PER_S = 192_000  # the AAC bit rate of encode.py
 DISK_MARGIN_BYTES = 16 * 2**20  # the manifest, the container's index, the file system's slack
 
-# Memory: a Python process with numpy, OpenCV, PyAV and SciPy loaded, encoder started
-# (measured: 145 MB after the imports, 187 MB peak for a 180x320 run without sound).
-BASE_PROCESS_BYTES = 180 * 2**20
+# Memory: a Python process with numpy, OpenCV, PyAV and SciPy loaded, encoder and its threads
+# started (measured: 146 MB after the imports; a 180x320 one-slot run peaks at 272 MiB, 26 MiB of
+# it the sound's).
+BASE_PROCESS_BYTES = 240 * 2**20
 X264_FRAMES = 24  # frames x264 holds (lookahead, references, threads), each as YUV 4:2:0
-# The engine's working arrays, in slot-sized RGB uint8 units: the classic engine holds about ten
-# float32 RGB planes (measured: ~530 MB peak at 1080x1920 whatever the slot count, 8 MB per slot).
-ENGINE_WORKING_SLOTS = 40
-# The designed sound works on whole-length float64 stereo arrays, about 12 of them at its peak
-# (measured: +95 MB for 10.5 s of 'eerie').
-SOUND_WORKING_COPIES = 12
+# The engine's working arrays, in slot-sized RGB uint8 units, while the renderer and encoder run
+# beside it: the classic engine holds its padded float32 layers, pyramids and distance maps, and
+# a chain's texture reference at four scales. Measured: a one-slot run peaks 664 MiB higher at
+# 1080x1920 than at 540x960, 149 slot units, of which the slots, mipmaps and encoder's are 23.
+ENGINE_WORKING_SLOTS = 136
+# The designed sound works on whole-length float64 stereo arrays, about 15 of them at its peak
+# (measured: +177 MiB for 11 more slots, 16.5 s, of 'eerie' at 180x320).
+SOUND_WORKING_COPIES = 15
 
 
 @dataclass(frozen=True)
