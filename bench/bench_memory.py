@@ -1,7 +1,7 @@
 """The `--dry-run` memory and disk estimates against a real run: peak RSS and the MP4's size.
 
 Each size runs `zoomout make` in a child process (classic engine, no cache, the bundled cat)
-and reads its peak RSS from the kernel (getrusage of the waited-for child). The estimate is
+and reads its peak RSS from the kernel (`tests/peak_memory.py`, which the memory test uses too). The estimate is
 an upper bound: the ratio estimate / measured should be ≥ 1 and not far above it.
 Usage: python bench/bench_memory.py [--sizes 180x320:6,540x960:6]
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,24 +18,21 @@ from zoomout import Config
 from zoomout.config import parse_size
 from zoomout.pipeline import plan_run
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from peak_memory import peak_rss  # noqa: E402
+
 CAT = Path(__file__).resolve().parents[1] / "examples" / "cat.png"
 
 
 def measure(size: str, slots: int, folder: Path) -> tuple[int, int]:
     """(peak RSS in bytes, MP4 bytes) of one real run in a child process."""
     output = folder / f"{size}.mp4"
-    script = (
-        "import resource, subprocess, sys; "
-        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if done.returncode == 0 else -1); "
-        "print(done.stderr, file=sys.stderr)"
-    )
     command = [sys.executable, "-m", "zoomout", "make", str(CAT), "-o", str(output), "--size", size, "--slots", str(slots), "--engine", "classic", "--no-cache"]  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", script, *command], capture_output=True, text=True, check=True)
-    peak_kib = int(done.stdout.strip())
-    if peak_kib < 0:
-        raise SystemExit(done.stderr)
-    return peak_kib * 1024, output.stat().st_size
+    try:
+        peak = peak_rss(command, folder)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
+    return peak, output.stat().st_size
 
 
 def main() -> None:
