@@ -1,8 +1,9 @@
 """Picture quality of the classic engine over chains, per photo (the measures of `zoomout.quality`).
 
 Run: `python bench/bench_picture.py [photo ...]`. For each photo, at 540x960 (zoom 2):
-- ray index of slots 1-5 (real surroundings ≈ 0.95; goal ≤ 1.10), and what a texture with no
-  direction scores in the same ring by chance (`ray_noise_baseline`);
+- ray index of slots 1-5 (real surroundings ≈ 0.95; goal ≤ 1.10), what the photo's own content
+  scores where slot 1's ring lies (the real surroundings of its centre half), and what a texture
+  with no direction scores in the same ring by chance (`ray_noise_baseline`);
 - seam ratio at the kept centre's border of slots 1-5 and at slot 0's photo edges with
   `fit='contain'` (goal ≤ 1.15);
 - nest (each photo's chain landing in the next photo at slot 2): the seam ratio where it
@@ -107,6 +108,7 @@ def chain_figures(photo: np.ndarray) -> dict[str, object]:
         "layout": [quality.layout_kept(stack.images[k], stack.images[0], stack.masks[k], whole) for k in (1, 3, 5, FAR_SLOTS)],
         "variation": (quality.texture_variation(stack.images[-1], stack.masks[-1]), quality.texture_variation(stack.images[0], whole)),
         "rays": [quality.ray_index(stack.images[k], stack.masks[k]) for k in slots],
+        "real rays": quality.ray_index(stack.images[0], stack.masks[1]),  # the photo's own content where slot 1's ring lies
         "seams": [quality.seam_ratio(stack.images[k], quality.centre_box(~stack.masks[k])) for k in slots],
         "far": far / quality.ring_highpass(stack.images[1], stack.masks[1]),
         "far own": far / quality.ring_highpass(stack.images[0], stack.masks[1]),
@@ -261,6 +263,7 @@ def main(names: list[str]) -> None:
     print(f"ray index of isotropic noise (sigma 12 px) in slot 1's ring: mean {noise.mean():.2f}, "
           f"above 1.10 in {(noise > 1.10).mean():.0%} of {noise.size} draws, at most {noise.max():.2f}")
     restores: list[Restored] = []
+    rays: list[tuple[list[float], float]] = []
     for i, name in enumerate(names):
         photo = others[name]
         chain = chain_figures(photo)
@@ -269,9 +272,10 @@ def main(names: list[str]) -> None:
         loop_ratio, blended, ghost_s = loop_figures(name, photo)
         restored = restore_figures(photo)
         restores.append(restored)
+        rays.append((chain["rays"], chain["real rays"]))
         held = "held out" if PHOTOS[name][1] else "in tests"
         print(f"{name} ({PHOTOS[name][2]}; {held})")
-        print(f"  ray index   {' '.join(f'{r:.2f}' for r in chain['rays'])}")
+        print(f"  ray index   {' '.join(f'{r:.2f}' for r in chain['rays'])}; the photo's own where slot 1's ring lies {chain['real rays']:.2f}")
         print(f"  seam ratio  {' '.join(f'{r:.2f}' for r in chain['seams'])}; contain {contain_seam(photo):.2f}")
         print(f"  nest        in {names[(i + 1) % len(names)]}: seam {nest_seam:.2f} where that photo's own is {nest_own:.2f}; "
               f"slot 1's {guided_seam:.2f}; its ring {nest_fidelity:.1f} dB from that photo")  # fmt: skip
@@ -286,6 +290,12 @@ def main(names: list[str]) -> None:
               f"{restored.seam:.2f} where the real photo's own is {restored.real_seam:.2f}; Telea {restored.telea[0]:.1f} dB "
               f"({restored.telea[1]:.2f}x), mirror {restored.mirror[0]:.1f} dB ({restored.mirror[1]:.2f}x); subject clones "
               f"{restored.clones[0]} (mirror {restored.clones[1]})", flush=True)  # fmt: skip
+    if rays:
+        slot_rays = np.array([r[0] for r in rays])
+        real_rays = np.array([r[1] for r in rays])
+        print(f"ray index over {slot_rays.size} slots: mean {slot_rays.mean():.3f}, above 1.10 on {(slot_rays > 1.10).sum()}; "
+              f"the photos' own where slot 1's ring lies: mean {real_rays.mean():.3f}, above 1.10 on {(real_rays > 1.10).sum()} "
+              f"of {real_rays.size}")  # fmt: skip
     if restores:
         fidelity = np.array([(r.fidelity, r.telea[0], r.mirror[0]) for r in restores]).mean(axis=0)
         texture = np.array([(r.texture, r.telea[1], r.mirror[1]) for r in restores]).mean(axis=0)
