@@ -263,7 +263,8 @@ def main(names: list[str]) -> None:
     print(f"ray index of isotropic noise (sigma 12 px) in slot 1's ring: mean {noise.mean():.2f}, "
           f"above 1.10 in {(noise > 1.10).mean():.0%} of {noise.size} draws, at most {noise.max():.2f}")
     restores: list[Restored] = []
-    rays: list[tuple[list[float], float]] = []
+    slot_rays: list[list[float]] = []
+    real_rays: list[float] = []
     for i, name in enumerate(names):
         photo = others[name]
         chain = chain_figures(photo)
@@ -272,7 +273,8 @@ def main(names: list[str]) -> None:
         loop_ratio, blended, ghost_s = loop_figures(name, photo)
         restored = restore_figures(photo)
         restores.append(restored)
-        rays.append((chain["rays"], chain["real rays"]))
+        slot_rays.append(chain["rays"])
+        real_rays.append(chain["real rays"])
         held = "held out" if PHOTOS[name][1] else "in tests"
         print(f"{name} ({PHOTOS[name][2]}; {held})")
         print(f"  ray index   {' '.join(f'{r:.2f}' for r in chain['rays'])}; the photo's own where slot 1's ring lies {chain['real rays']:.2f}")
@@ -290,12 +292,11 @@ def main(names: list[str]) -> None:
               f"{restored.seam:.2f} where the real photo's own is {restored.real_seam:.2f}; Telea {restored.telea[0]:.1f} dB "
               f"({restored.telea[1]:.2f}x), mirror {restored.mirror[0]:.1f} dB ({restored.mirror[1]:.2f}x); subject clones "
               f"{restored.clones[0]} (mirror {restored.clones[1]})", flush=True)  # fmt: skip
-    if rays:
-        slot_rays = np.array([r[0] for r in rays])
-        real_rays = np.array([r[1] for r in rays])
-        print(f"ray index over {slot_rays.size} slots: mean {slot_rays.mean():.3f}, above 1.10 on {(slot_rays > 1.10).sum()}; "
-              f"the photos' own where slot 1's ring lies: mean {real_rays.mean():.3f}, above 1.10 on {(real_rays > 1.10).sum()} "
-              f"of {real_rays.size}")  # fmt: skip
+    if slot_rays:
+        ours, real = np.array(slot_rays), np.array(real_rays)
+        print(f"ray index over {ours.size} slots: mean {ours.mean():.3f}, above 1.10 on {(ours > 1.10).sum()}; "
+              f"the photos' own where slot 1's ring lies: mean {real.mean():.3f}, above 1.10 on {(real > 1.10).sum()} "
+              f"of {real.size}")  # fmt: skip
     if restores:
         fidelity = np.array([(r.fidelity, r.telea[0], r.mirror[0]) for r in restores]).mean(axis=0)
         texture = np.array([(r.texture, r.telea[1], r.mirror[1]) for r in restores]).mean(axis=0)
